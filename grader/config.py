@@ -1,0 +1,178 @@
+"""Every tunable number of the grader, in one place, with the reason for its default.
+
+Stages read their settings from a `GraderConfig`; nothing else in `grader/` hard-codes a
+limit, a weight or a threshold. Each section is a frozen dataclass so a run's settings can
+be written into `result.json` and a grade reproduced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Budget = Literal["quick", "standard", "thorough", "full"]
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of the worker process that runs candidate code."""
+
+    cpu_seconds: int = 600
+    """RLIMIT_CPU: CPU seconds for the whole worker. Generous enough for a quick training run
+    on two cores; an infinite loop still dies."""
+    memory_bytes: int = 6 * 1024**3
+    """RLIMIT_AS: address space. torch on CPU needs about 1.5 GB of address space after import;
+    6 GB leaves room for a (20, 35, 10000) logits tensor and its gradients, and stops a
+    50 GB allocation at once."""
+    max_processes: int = 64
+    """RLIMIT_NPROC for the unprivileged worker user: torch's thread pool fits, a fork bomb
+    does not."""
+    file_size_bytes: int = 64 * 1024**2
+    """RLIMIT_FSIZE: largest file the candidate may write in the scratch directory."""
+    open_files: int = 256
+    """RLIMIT_NOFILE."""
+    scratch_bytes: int = 256 * 1024**2
+    """Size of the tmpfs scratch directory."""
+    call_timeout_s: float = 30.0
+    """Wall-clock limit of one RPC call (one forward pass, one check's batch of calls)."""
+    startup_timeout_s: float = 60.0
+    """Wall-clock limit for the worker to start and load the submission (torch import ~3 s)."""
+    submission_timeout_s: float = 900.0
+    """Wall-clock limit for everything one submission runs in its worker."""
+    max_message_bytes: int = 512 * 1024**2
+    """Largest message (header + tensor buffers) accepted from the worker."""
+    max_output_bytes: int = 256 * 1024
+    """Candidate stdout/stderr kept for the report; the rest is counted and dropped."""
+    threads: int = 1
+    """torch intra-op threads inside the worker: one, so parallel workers do not fight and
+    timings are stable."""
+
+
+@dataclass(frozen=True)
+class CheckBudget:
+    """How many Hypothesis examples each property gets."""
+
+    examples: int
+    """Examples per property (after the explicit edge cases)."""
+    deadline_s: float | None = None
+    """Per-example deadline; None because the worker's own call timeout already bounds it."""
+
+
+CHECK_BUDGETS: dict[str, CheckBudget] = {
+    # quick: enough to catch every bug in the catalogue (tests assert it), ~10 s a submission.
+    "quick": CheckBudget(examples=12),
+    "standard": CheckBudget(examples=25),
+    "thorough": CheckBudget(examples=100),
+    "full": CheckBudget(examples=100),
+}
+
+
+@dataclass(frozen=True)
+class TrainingBudget:
+    """Size of the training check for one budget."""
+
+    steps: int
+    """Optimiser steps of the candidate's model on the reference loop."""
+    eval_every: int
+    """Steps between two validation measurements (the curve's resolution)."""
+    eval_windows: int
+    """Validation windows the grader scores each time (fixed, chosen by the grader)."""
+    timeout_s: float
+    """Wall-clock limit of the whole training check."""
+    epochs: int | None = None
+    """For ``full``: run the test's own number of epochs instead of a step budget."""
+
+
+TRAINING_BUDGETS: dict[str, TrainingBudget] = {
+    # quick: ~150 steps of the test's model is what two CPU cores do in well under a minute.
+    "quick": TrainingBudget(steps=150, eval_every=25, eval_windows=8, timeout_s=240),
+    "standard": TrainingBudget(steps=600, eval_every=50, eval_windows=16, timeout_s=900),
+    "thorough": TrainingBudget(steps=600, eval_every=50, eval_windows=16, timeout_s=900),
+    # full: the test's own 10 epochs, meant for a GPU.
+    "full": TrainingBudget(steps=0, eval_every=200, eval_windows=64, timeout_s=6 * 3600, epochs=10),
+}
+
+
+@dataclass(frozen=True)
+class TrainingThresholds:
+    """When a training run counts as having learned, or as too good to be true."""
+
+    min_relative_drop: float = 0.05
+    """The validation loss must fall by at least 5 % of its starting value. Measured on the
+    same fixed windows before and after, the noise between two evaluations of an unchanged
+    model is zero; 5 % is far beyond what re-initialisation variance explains."""
+    min_absolute_drop: float = 0.1
+    """...and by at least 0.1 nats/token."""
+    leak_margin_nats: float = 0.25
+    """A validation loss this far below the corpus's entropy floor (synthetic) means the model
+    sees future tokens: no honest model can beat the floor."""
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """Interleaved timings of the candidate against the reference."""
+
+    repeats: int = 7
+    """Rounds of (candidate, reference) measurements; the median of 7 is robust to one outlier."""
+    min_round_s: float = 0.05
+    """Each round runs enough calls to last at least this long, so timer resolution is moot."""
+    bands: tuple[tuple[float, float], ...] = ((1.2, 100.0), (1.6, 85.0), (2.5, 70.0), (5.0, 50.0))
+    """(max ratio candidate/reference, score): within 1.2x of the reference is full marks.
+    Bands, not a formula, so that measurement noise does not move the grade."""
+    slowest_score: float = 30.0
+    """Score when the candidate is slower than the last band."""
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How the four criteria are combined and what findings cost."""
+
+    criterion_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            # The test lists how far the candidate got first; it is what the role needs most.
+            "completion": 0.45,
+            "optimisation": 0.2,
+            "reusability": 0.15,
+            "readability": 0.2,
+        }
+    )
+    """Weights of the four criteria in the overall grade; an assignment may override them."""
+    finding_cost: dict[str, float] = field(
+        default_factory=lambda: {"info": 0.0, "minor": 4.0, "major": 10.0}
+    )
+    """Points a static finding takes off its criterion, by severity."""
+    readability_per_100_lines: float = 3.0
+    """Points off readability per ruff finding per 100 candidate lines."""
+    max_complexity: int = 10
+    """Cyclomatic complexity above which a function is flagged (McCabe's own threshold)."""
+
+
+@dataclass(frozen=True)
+class GraderConfig:
+    """All settings of one grading run."""
+
+    budget: Budget = "quick"
+    """How hard to look: example counts, training steps and timeouts follow from it."""
+    seed: int = 0
+    """Seed for Hypothesis (derandomized), torch in the worker and the synthetic corpus."""
+    device: Literal["cpu", "cuda"] = "cpu"
+    """Where the candidate's model runs."""
+    data_dir: str | None = None
+    """A directory holding ``ptb.<split>.txt`` (e.g. ../shared/data/ptb); None = synthetic."""
+    splits: tuple[str, str] = ("train", "valid")
+    """(training split, validation split) for the training check."""
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    training: TrainingThresholds = field(default_factory=TrainingThresholds)
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+
+    @property
+    def checks(self) -> CheckBudget:
+        return CHECK_BUDGETS[self.budget]
+
+    @property
+    def training_budget(self) -> TrainingBudget:
+        return TRAINING_BUDGETS[self.budget]
+
+    def with_(self, **changes: object) -> "GraderConfig":
+        return replace(self, **changes)

@@ -1,0 +1,1 @@
+"""Reference implementations of every task, written the way we want candidates to write."""
