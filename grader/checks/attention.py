@@ -1,0 +1,134 @@
+"""Properties of the candidate's scaled dot-product attention function.
+
+Called as the handout does: ``attention(query, key, value, mask=None, dropout=None)`` on
+(batch, heads, seq, head_dim) tensors. Values are float64 so the comparison with the
+reference can use PyTorch's float64 tolerances.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from grader.checks import draw
+from grader.checks.base import SuiteContext, Violation, assert_close, run_probe, run_property
+from grader.checks.masks import MaskStyle
+from grader.result import CheckResult
+from reference.attention import attention as reference_attention
+
+
+def run(ctx: SuiteContext) -> list[CheckResult]:
+    fn = ctx.symbol
+    w = ctx.worker
+    source = ctx.shared.get("mask_source")
+    style: MaskStyle | None = source.style if source is not None else None
+
+    def call(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, dropout: object = None) -> torch.Tensor:
+        return w.call(fn, q, k, v, mask=mask, dropout=dropout)
+
+    def output_shape(s: draw.AttnShape) -> None:
+        q, k, v = draw.qkv(s)
+        out = call(q, k, v)
+        expected = (s.batch, s.heads, s.len_q, s.head_dim)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise Violation(f"output has shape {got}, expected {expected}", **s.describe())
+
+    def matches_reference(s: draw.AttnShape) -> None:
+        q, k, v = draw.qkv(s)
+        assert_close(call(q, k, v), reference_attention(q, k, v), "attention without a mask", **s.describe())
+
+    def matches_reference_masked(s: draw.AttnShape) -> None:
+        assert style is not None
+        q, k, v = draw.qkv(s)
+        keep = random_keep(s.len_q, s.seed)  # (L, L), the diagonal always kept
+        out = call(q, k, v, mask=style.encode(keep, q.dtype))
+        expected = reference_attention(q, k, v, mask=keep)
+        assert_close(out, expected, f"attention with a {style.convention} mask", mask_keep=keep.int().tolist(), **s.describe())
+
+    def weights_are_distribution(s: draw.AttnShape) -> None:
+        q, k, _ = draw.qkv(s)
+        row = draw.randn(s.head_dim, seed=s.seed + 3)  # (d,)
+        v = row.expand(s.batch, s.heads, s.len_k, s.head_dim).contiguous()  # every key has the same value
+        out = call(q, k, v)
+        assert_close(
+            out,
+            row.expand(s.batch, s.heads, s.len_q, s.head_dim),
+            "with every value equal to the same vector, each output must be that vector "
+            "(the attention weights of a query must sum to 1)",
+            **s.describe(),
+        )
+
+    def large_logits_finite(s: draw.AttnShape) -> None:
+        q, k, v = draw.qkv(s, dtype=torch.float32, scale=30.0)  # logits of order 1e3 * d
+        out = call(q, k, v)
+        if not isinstance(out, torch.Tensor) or not bool(torch.isfinite(out).all()):
+            raise Violation(
+                "large attention logits give NaN or inf: subtract the row maximum before exp "
+                "(torch.softmax does this for you)",
+                **s.describe(),
+            )
+        low, high = v.amin(dim=-2, keepdim=True), v.amax(dim=-2, keepdim=True)
+        if bool((out < low - 1e-3).any() or (out > high + 1e-3).any()):
+            raise Violation(
+                "with large logits the output leaves the range of the values: it is no "
+                "longer a weighted average of them",
+                **s.describe(),
+            )
+
+    def cross_lengths(s: draw.AttnShape) -> None:
+        q, k, v = draw.qkv(s)
+        assert_close(call(q, k, v), reference_attention(q, k, v), "query and key lengths differ", **s.describe())
+
+    def dropout_none_deterministic(s: draw.AttnShape) -> None:
+        q, k, v = draw.qkv(s)
+        first, second = call(q, k, v, dropout=None), call(q, k, v, dropout=None)
+        if not torch.equal(first, second):
+            raise Violation("two calls with dropout=None differ: some randomness is applied anyway", **s.describe())
+
+    def dropout_respected() -> str:
+        shape = draw.AttnShape(batch=2, heads=2, len_q=8, len_k=8, head_dim=8, seed=7)
+        q, k, v = draw.qkv(shape)
+        plain = call(q, k, v)
+        drop = w.torch_new("nn.Dropout", p=0.5)
+        w.call_method(drop, "train")
+        dropped = call(q, k, v, dropout=drop)
+        if torch.equal(dropped, plain):
+            raise Violation(
+                "a dropout module in training mode was passed but the output is unchanged: "
+                "dropout is not applied to the attention weights",
+                **shape.describe(),
+            )
+        w.call_method(drop, "eval")
+        assert_close(call(q, k, v, dropout=drop), plain, "a dropout module in eval mode must change nothing", **shape.describe())
+        return "dropout passed as a module is applied in training mode and is a no-op in eval mode"
+
+    results = [
+        run_property(ctx, "output_shape", draw.attn_shapes(), output_shape, passed="output has shape (batch, heads, seq, head_dim)"),
+        run_property(ctx, "matches_reference", draw.attn_shapes(), matches_reference, passed="equals the reference attention in float64 at PyTorch's tolerances"),
+    ]
+    if style is None:
+        results.append(skip(ctx, "matches_reference_masked", "no causal mask convention could be identified, so masked attention was not compared"))
+    else:
+        results.append(
+            run_property(ctx, "matches_reference_masked", draw.attn_shapes(), matches_reference_masked,
+                         passed=f"equals the reference with masks in your convention ({style.describe()})")
+        )
+    results += [
+        run_property(ctx, "weights_are_distribution", draw.attn_shapes(), weights_are_distribution, passed="each query's weights form a distribution (constant values in, the same constant out)"),
+        run_property(ctx, "large_logits_finite", draw.attn_shapes(), large_logits_finite, passed="large logits stay finite (numerically stable softmax)"),
+        run_property(ctx, "cross_lengths", draw.attn_shapes(cross=True), cross_lengths, passed="works when query and key lengths differ", criterion="reusability"),
+        run_property(ctx, "dropout_none_deterministic", draw.attn_shapes(), dropout_none_deterministic, passed="no randomness when dropout=None"),
+        run_probe(ctx, "dropout_respected", dropout_respected, passed="dropout is respected"),
+    ]
+    return results
+
+
+def random_keep(length: int, seed: int) -> torch.Tensor:
+    """A random (length, length) keep-mask with the diagonal kept, so no row is fully masked."""
+    gen = torch.Generator().manual_seed(seed)
+    keep = torch.rand(length, length, generator=gen) < 0.6  # (L, L)
+    return keep | torch.eye(length, dtype=torch.bool)
+
+
+def skip(ctx: SuiteContext, name: str, reason: str, criterion: str = "completion") -> CheckResult:
+    return CheckResult(name=f"{ctx.task.id}.{name}", task=ctx.task.id, status="skip", message=reason, criterion=criterion)

@@ -1,0 +1,226 @@
+"""The machinery every property check shares.
+
+A property is a function of Hypothesis-drawn values that calls the candidate through the
+worker and judges the outputs here, in the grader. It signals a violated property by
+raising `Violation` with a counterexample in plain values; Hypothesis shrinks it, and
+`run_property` turns the outcome into one `CheckResult`.
+
+Runs are derandomized and keep no example database, so grading a submission twice gives
+the same verdicts. A worker that dies during a property is not asked again while
+Hypothesis shrinks: the same error is replayed, and the worker is restarted afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypothesis
+import hypothesis.errors
+import torch
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+
+from grader.assignment import TaskSpec
+from grader.config import GraderConfig
+from grader.result import CheckResult
+from grader.sandbox import CandidateError, WorkerError
+
+
+class Violation(AssertionError):
+    """A property does not hold: ``message`` says what, ``counterexample`` shows it."""
+
+    def __init__(self, message: str, **counterexample: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.counterexample = counterexample
+
+
+class NotApplicable(Exception):
+    """The check cannot run for this submission (the reason is the message)."""
+
+
+@dataclass
+class SuiteContext:
+    """What a suite needs: the worker, the task, the resolved symbols and the settings."""
+
+    worker: Any
+    """The `grader.sandbox` client connected to this submission's worker."""
+    task: TaskSpec
+    """The assignment's task being graded."""
+    symbol: str | None
+    """The candidate's symbol resolved for the task (None when built inline)."""
+    config: GraderConfig
+    """Budget, seed and thresholds."""
+    symbols: dict[str, str | None] = field(default_factory=dict)
+    """Symbols of the other tasks (a block suite needs the attention class, etc.)."""
+    shared: dict[str, Any] = field(default_factory=dict)
+    """Facts one suite learns for the next (e.g. the candidate's mask convention)."""
+
+    @property
+    def examples(self) -> int:
+        return self.config.checks.examples
+
+
+def hypothesis_settings(examples: int) -> settings:
+    """Derandomized, database-free settings so the same submission gets the same verdict."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def run_property(
+    ctx: SuiteContext,
+    name: str,
+    strategy: st.SearchStrategy[Any],
+    body: Callable[[Any], None],
+    *,
+    passed: str,
+    criterion: str = "completion",
+    examples: int | None = None,
+) -> CheckResult:
+    """Run ``body`` on examples drawn from ``strategy`` and report the shrunk failure.
+
+    ``passed`` is the sentence shown when the property holds; a failing example carries its
+    own message (from `Violation`) or the candidate's exception.
+    """
+    full_name = f"{ctx.task.id}.{name}"
+    n_examples = examples or ctx.examples
+    started = time.perf_counter()
+    dead: list[WorkerError] = []
+    count = 0
+
+    def guarded(example: Any) -> None:
+        nonlocal count
+        count += 1
+        if dead:  # never ask a killed worker again while Hypothesis shrinks
+            raise dead[0]
+        try:
+            # Same weights and dropout draws on every replay, so shrinking is not flaky.
+            ctx.worker.run("reseed", ctx.config.seed)
+            body(example)
+        except WorkerError as exc:
+            if not isinstance(exc, CandidateError):
+                dead.append(exc)
+            raise
+
+    test = hypothesis.given(strategy)(guarded)
+    test = hypothesis_settings(n_examples)(test)
+    try:
+        test()
+        status, message, counterexample = "pass", passed, None
+    except Violation as exc:
+        status, message, counterexample = "fail", exc.message, exc.counterexample
+    except NotApplicable as exc:
+        status, message, counterexample = "skip", str(exc), None
+    except CandidateError as exc:
+        status = "error"
+        message = f"Your code raised {exc.summary()}"
+        counterexample = {"error": exc.summary(), "traceback": exc.traceback}
+    except WorkerError as exc:
+        status, message, counterexample = "error", exc.summary(), None
+    except (hypothesis.errors.Flaky, BaseExceptionGroup) as exc:
+        status = "error"
+        message = f"the same input gave different outcomes on replay: your code is not deterministic ({exc!s:.200})"
+        counterexample = None
+    if dead:
+        ctx.worker.restart()
+    return CheckResult(
+        name=full_name,
+        task=ctx.task.id,
+        status=status,
+        message=message,
+        counterexample=counterexample,
+        criterion=criterion,
+        examples=count,
+        duration_s=round(time.perf_counter() - started, 3),
+    )
+
+
+def run_probe(
+    ctx: SuiteContext,
+    name: str,
+    body: Callable[[], str | None],
+    *,
+    passed: str,
+    criterion: str = "completion",
+) -> CheckResult:
+    """Run one deterministic probe (no search). ``body`` raises `Violation` on failure and
+    may return a pass message that replaces ``passed`` (e.g. to name what it identified)."""
+    said: list[str] = []
+
+    def once(_: None) -> None:
+        message = body()
+        if message:
+            said.append(message)
+
+    result = run_property(
+        ctx, name, st.just(None), once, passed=passed, criterion=criterion, examples=1
+    )
+    if result.status == "pass" and said:
+        result = dataclasses.replace(result, message=said[-1])
+    return result
+
+
+# --- tensors ---------------------------------------------------------------------------
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Largest absolute difference, treating matching NaNs as equal and NaN vs number as inf."""
+    a64, b64 = a.detach().double(), b.detach().double()
+    both_nan = a64.isnan() & b64.isnan()
+    diff = (a64 - b64).abs().masked_fill(both_nan, 0.0)
+    diff = diff.nan_to_num(nan=float("inf"))
+    return float(diff.max()) if diff.numel() else 0.0
+
+
+def tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """PyTorch's own default (rtol, atol) for ``dtype`` (as torch.testing.assert_close uses)."""
+    return {
+        torch.float16: (1e-3, 1e-5),
+        torch.bfloat16: (1.6e-2, 1e-5),
+        torch.float32: (1.3e-6, 1e-5),
+        torch.float64: (1e-7, 1e-7),
+    }[dtype]
+
+
+def assert_close(
+    actual: Any, expected: torch.Tensor, what: str, rtol: float | None = None, atol: float | None = None, **context: Any
+) -> None:
+    """Raise `Violation` unless ``actual`` is a tensor of ``expected``'s shape within tolerance."""
+    if not isinstance(actual, torch.Tensor):
+        raise Violation(f"{what}: expected a tensor, got {type(actual).__name__}", **context)
+    if tuple(actual.shape) != tuple(expected.shape):
+        raise Violation(
+            f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}",
+            got_shape=tuple(actual.shape),
+            expected_shape=tuple(expected.shape),
+            **context,
+        )
+    default_rtol, default_atol = tolerances(expected.dtype)
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    actual = actual.to(expected.dtype)
+    close = torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if not bool(close.all()):
+        worst = int((~close).flatten().nonzero()[0])
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), expected.shape))
+        raise Violation(
+            f"{what}: differs from the reference by up to {max_abs_diff(actual, expected):.3g} "
+            f"(tolerance rtol={rtol:g}, atol={atol:g}); first mismatch at index {index}",
+            max_abs_diff=round(max_abs_diff(actual, expected), 6),
+            first_mismatch_index=index,
+            rtol=rtol,
+            atol=atol,
+            **context,
+        )

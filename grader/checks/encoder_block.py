@@ -1,0 +1,167 @@
+"""Properties of the candidate's encoder block (post-LayerNorm, as the test asks).
+
+Built as the handout does, ``EncoderBlock(attn, d_model, dim_feedforward, layer_norm_eps,
+dropout)`` with the candidate's own multi-head attention as ``attn``. The structure check
+takes the attention's output from the candidate's attention module itself, so a block is
+judged on its own wiring (residuals, norms, feed-forward), not on the attention inside it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+
+from grader.checks import draw
+from grader.checks.attention import skip
+from grader.checks.base import SuiteContext, Violation, assert_close, run_property
+from grader.checks.multi_head_attention import COMPOSITE_TOLERANCE
+from grader.result import CheckResult
+from grader.sandbox import CandidateError
+
+LAYER_NORM_EPS = 1e-5
+FF_MULTIPLE = 3
+"""Feed-forward width = 3 * d_model: different from d_model so the two layers are told apart
+by shape."""
+
+
+def run(ctx: SuiteContext) -> list[CheckResult]:
+    w = ctx.worker
+    attn_symbol = ctx.symbols.get("multi_head_attention")
+    source = ctx.shared.get("mask_source")
+    if attn_symbol is None:
+        reason = "no multi-head attention class to build the block with"
+        return [skip(ctx, name, reason) for name in ("output_shape", "matches_reference", "deterministic_eval", "stochastic_train", "causal")]
+
+    def build(s: draw.ModelShape, dropout: float = 0.0, mode: str = "eval") -> tuple[object, object, torch.dtype]:
+        attn = w.new(attn_symbol, s.dim, s.heads, dropout)
+        block = w.new(ctx.symbol, attn, s.dim, FF_MULTIPLE * s.dim, LAYER_NORM_EPS, dropout)
+        w.call_method(block, mode)
+        dtype = torch.float64
+        try:
+            w.call_method(block, "double")
+        except CandidateError:
+            dtype = torch.float32
+        return block, attn, dtype
+
+    def forward(block: object, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        out = w.call(block, x, mask=mask)
+        if not isinstance(out, torch.Tensor):
+            raise Violation(f"forward returned {type(out).__name__}, expected a tensor")
+        return out
+
+    def output_shape(s: draw.ModelShape) -> None:
+        block, _, dtype = build(s)
+        out = forward(block, draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype))
+        if tuple(out.shape) != (s.batch, s.seq, s.dim):
+            raise Violation(f"output has shape {tuple(out.shape)}, expected {(s.batch, s.seq, s.dim)}", **s.describe())
+
+    def matches_reference(s: draw.ModelShape) -> None:
+        block, attn, dtype = build(s)
+        x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)  # (B, L, D)
+        out = forward(block, x).double()
+        attended = w.call(attn, x, x, x, mask=None).double()  # the block's own attention on x
+        params = w.state_dict(block)
+        norms = [m.name for m in w.modules(block) if m.type_name == "LayerNorm"]
+        ff_in, ff_out = feed_forward(params, s.dim)
+        if len(norms) != 2 or ff_in is None or ff_out is None:
+            raise Violation(
+                f"expected two LayerNorm layers and a feed-forward of two Linear layers "
+                f"({s.dim}->{FF_MULTIPLE * s.dim}->{s.dim}); found norms {norms}",
+                **s.describe(),
+            )
+        rtol, atol = COMPOSITE_TOLERANCE[dtype]
+        best: tuple[float, torch.Tensor] | None = None
+        for first, second in itertools.permutations(norms):
+            norm1, norm2 = layer_norm(params, first), layer_norm(params, second)
+            hidden = norm1(x.double() + attended)  # residual, then norm (post-norm)
+            expected = norm2(hidden + ff_out(F.relu(ff_in(hidden))))
+            err = float((out - expected).abs().max())
+            if best is None or err < best[0]:
+                best = (err, expected)
+        assert best is not None
+        if not torch.allclose(out, best[1], rtol=rtol, atol=atol):
+            diagnosis = diagnose(w, attn, params, norms, x, out, ff_in, ff_out)
+            assert_close(out, best[1], f"post-norm encoder block{diagnosis}", rtol=rtol, atol=atol, **s.describe())
+
+    def deterministic_eval(s: draw.ModelShape) -> None:
+        block, _, dtype = build(s, dropout=0.5, mode="eval")
+        x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)
+        if not torch.equal(forward(block, x), forward(block, x)):
+            raise Violation("in eval mode two calls on the same input differ: dropout is active in eval", **s.describe())
+
+    def stochastic_train(s: draw.ModelShape) -> None:
+        block, _, dtype = build(s, dropout=0.5, mode="train")
+        x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)
+        if torch.equal(forward(block, x), forward(block, x)):
+            raise Violation("in train mode with dropout=0.5 two calls give the same output: dropout is not applied", **s.describe())
+
+    def causal(example: tuple[draw.ModelShape, int]) -> None:
+        s, t = example
+        block, _, dtype = build(s)
+        mask = source.mask(w, s.seq, dtype)
+        x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)
+        x2 = x.clone()
+        x2[:, t + 1 :] += draw.randn(s.batch, s.seq - t - 1, s.dim, seed=s.seed + 1, dtype=dtype)
+        moved = (forward(block, x, mask) - forward(block, x2, mask))[:, : t + 1].abs().amax(dim=(0, 2))
+        if bool((moved > 1e-5).any()) or bool(moved.isnan().any()):
+            position = int(moved.nan_to_num(float("inf")).argmax())
+            raise Violation(
+                f"with your causal mask, the block's output at position {position} changed when only "
+                f"inputs after position {t} changed: the mask does not reach the attention",
+                leaked_position=position, perturbed_after=t, **s.describe(),
+            )
+
+    @st.composite
+    def with_cut(draw_: st.DrawFn) -> tuple[draw.ModelShape, int]:
+        s = draw_(draw.model_shapes(min_seq=2))
+        return s, draw_(st.integers(0, s.seq - 2))
+
+    # LayerNorm over a single feature is identically 0, so the block needs d_model >= 2.
+    shapes = draw.model_shapes(max_seq=8, heads=(2, 4))
+    results = [
+        run_property(ctx, "output_shape", shapes, output_shape, passed="output has shape (batch, seq, d_model)"),
+        run_property(ctx, "matches_reference", shapes, matches_reference,
+                     passed="equals the post-norm reference block (residual, then LayerNorm) with your weights in eval mode"),
+        run_property(ctx, "deterministic_eval", shapes, deterministic_eval, passed="deterministic in eval mode"),
+        run_property(ctx, "stochastic_train", draw.model_shapes(min_seq=3, heads=(2, 4)), stochastic_train, passed="dropout is active in train mode", examples=3),
+    ]
+    if source is None or source.style is None:
+        results.append(skip(ctx, "causal", "no causal mask convention was identified"))
+    else:
+        results.append(run_property(ctx, "causal", with_cut(), causal, passed="with your causal mask no position sees a later one"))
+    return results
+
+
+def feed_forward(params: dict[str, torch.Tensor], dim: int) -> tuple[object | None, object | None]:
+    """The (dim -> ff) and (ff -> dim) layers, found by shape."""
+    width = FF_MULTIPLE * dim
+    layers = {}
+    for key, weight in params.items():
+        if key.endswith("weight") and weight.dim() == 2 and tuple(weight.shape) in ((width, dim), (dim, width)):
+            bias = params.get(key[: -len("weight")] + "bias")
+            layers[tuple(weight.shape)] = _linear(weight.double(), None if bias is None else bias.double())
+    return layers.get((width, dim)), layers.get((dim, width))
+
+
+def _linear(weight: torch.Tensor, bias: torch.Tensor | None):  # noqa: ANN202 - a tiny closure factory
+    return lambda x: F.linear(x, weight, bias)
+
+
+def layer_norm(params: dict[str, torch.Tensor], name: str):  # noqa: ANN201
+    weight, bias = params[f"{name}.weight"].double(), params[f"{name}.bias"].double()
+    return lambda x: F.layer_norm(x, weight.shape, weight, bias, LAYER_NORM_EPS)
+
+
+def diagnose(w, attn, params, norms, x, out, ff_in, ff_out) -> str:  # noqa: ANN001
+    """Name the structure the block implements instead, when it is pre-norm."""
+    for first, second in itertools.permutations(norms):
+        norm1, norm2 = layer_norm(params, first), layer_norm(params, second)
+        normed = norm1(x.double()).to(x.dtype)  # the block's own dtype, for the worker
+        hidden = x.double() + w.call(attn, normed, normed, normed, mask=None).double()
+        pre_norm = hidden + ff_out(F.relu(ff_in(norm2(hidden))))
+        if torch.allclose(out, pre_norm, atol=1e-5):
+            return " (your block is PRE-norm, x + attn(norm(x)); the test asks for post-norm, norm(x + attn(x)))"
+    return ""

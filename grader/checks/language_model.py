@@ -1,0 +1,116 @@
+"""Properties of the candidate's whole language model, run before the training check.
+
+Built as the handout does, ``Model(ntoken, d_model, nhead, d_hid, nlayers, dropout)``, called
+as ``forward(src, src_mask)`` with ``src`` in the layout the assignment's loop uses
+(batch-first: (batch, seq) token ids -> (batch, seq, ntoken) logits), in eval mode.
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from grader.checks.attention import skip
+from grader.checks.base import SuiteContext, Violation, run_property
+from grader.result import CheckResult
+from grader.sandbox import CandidateError
+
+VOCAB = 50
+"""A small vocabulary keeps the logits cheap to move; the properties do not depend on it."""
+SIZES = {"d_model": 16, "nhead": 2, "d_hid": 32, "nlayers": 2, "dropout": 0.0}
+"""A small model of the handout's shape (the handout uses 200/2/200/2)."""
+LOGIT_TOLERANCE = 1e-4
+
+
+def tokens(batch: int, seq: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, VOCAB, (batch, seq), generator=gen)  # (B, L)
+
+
+def run(ctx: SuiteContext) -> list[CheckResult]:
+    w = ctx.worker
+    source = ctx.shared.get("mask_source")
+    model_symbol = ctx.symbol
+    names = ("model_output_shape", "model_causal", "model_uses_positions", "model_batch_independent")
+    if model_symbol is None:
+        return [skip(ctx, n, "no model class found") for n in names]
+    try:
+        handle = w.new(model_symbol, VOCAB, *SIZES.values())
+        w.call_method(handle, "eval")
+    except CandidateError as exc:  # construction failed: no property can run
+        return [CheckResult(name=f"{ctx.task.id}.{n}", task=ctx.task.id, status="error",
+                            message=f"building the model raised {exc.summary()}") for n in names]
+
+    def mask_for(length: int) -> torch.Tensor | None:
+        return None if source is None or source.style is None else source.mask(w, length, torch.float32)
+
+    def logits(src: torch.Tensor, masked: bool = True) -> torch.Tensor:
+        out = w.call(handle, src, mask_for(src.shape[1]) if masked else None)
+        if not isinstance(out, torch.Tensor):
+            raise Violation(f"forward returned {type(out).__name__}, expected logits")
+        return out
+
+    def output_shape(ex: tuple[int, int, int]) -> None:
+        batch, seq, seed = ex
+        out = logits(tokens(batch, seq, seed))
+        expected = (batch, seq, VOCAB)
+        if tuple(out.shape) == (seq, batch, VOCAB) and batch != seq:
+            raise Violation(f"logits have shape {tuple(out.shape)} = (seq, batch, vocab); the assignment's loop is batch-first and expects {expected}", batch=batch, seq=seq)
+        if tuple(out.shape) != expected:
+            raise Violation(f"logits have shape {tuple(out.shape)}, expected (batch, seq, vocab) = {expected}", batch=batch, seq=seq)
+
+    def causal(ex: tuple[int, int, int]) -> None:
+        batch, seq, seed = ex
+        t = seed % (seq - 1)
+        src = tokens(batch, seq, seed)
+        changed = src.clone()
+        changed[:, t + 1 :] = (changed[:, t + 1 :] + 1) % VOCAB  # a different token after t
+        moved = (logits(src) - logits(changed))[:, : t + 1].abs().amax(dim=(0, 2))  # (t+1,)
+        if bool((moved > LOGIT_TOLERANCE).any()) or bool(moved.isnan().any()):
+            position = int(moved.nan_to_num(float("inf")).argmax())
+            raise Violation(
+                f"the logits at position {position} changed when only tokens after position {t} changed: "
+                "the model sees future tokens (is the causal mask passed down to every layer?)",
+                leaked_position=position, changed_after=t, batch=batch, seq=seq,
+            )
+
+    def uses_positions(ex: tuple[int, int, int]) -> None:
+        batch, seq, seed = ex
+        src = tokens(batch, seq, seed)
+        src[:, 0] = 1
+        src[:, 1] = 2  # two different early tokens, then swap them
+        swapped = src.clone()
+        swapped[:, [0, 1]] = swapped[:, [1, 0]]
+        # Without a mask: from the second layer on, a causal mask alone leaks token order, so
+        # only unmasked attention tells whether positional information is there.
+        moved = float((logits(src, masked=False)[:, -1] - logits(swapped, masked=False)[:, -1]).abs().max())
+        if moved <= LOGIT_TOLERANCE:
+            raise Violation(
+                f"swapping the tokens at positions 0 and 1 leaves the logits at position {seq - 1} unchanged "
+                f"(max change {moved:.2g}): no positional information reaches the model (is the positional "
+                "encoding added along the sequence axis?)",
+                batch=batch, seq=seq, max_change=moved,
+            )
+
+    def batch_independent(ex: tuple[int, int, int]) -> None:
+        batch, seq, seed = ex
+        src = tokens(batch + 1, seq, seed)
+        whole, alone = logits(src)[-1], logits(src[-1:])[0]
+        diff = float((whole - alone).abs().max())
+        if diff > LOGIT_TOLERANCE:
+            raise Violation(
+                f"the logits of a sequence change by {diff:.3g} depending on its index in the batch: "
+                "something is added along the batch axis (a positional encoding indexed by batch?)",
+                batch=batch + 1, seq=seq, max_difference=diff,
+            )
+
+    shapes = st.tuples(st.integers(1, 3), st.integers(2, 12), st.integers(0, 2**16))
+    long_shapes = st.tuples(st.integers(1, 3), st.integers(3, 12), st.integers(0, 2**16))
+    return [
+        run_property(ctx, "model_output_shape", shapes, output_shape, passed="logits have shape (batch, seq, vocab)"),
+        run_property(ctx, "model_causal", shapes, causal, passed="the logits at position t never depend on later tokens"),
+        run_property(ctx, "model_uses_positions", long_shapes, uses_positions,
+                     passed="positional information reaches the model (token order changes the output)"),
+        run_property(ctx, "model_batch_independent", shapes, batch_independent,
+                     passed="each sequence's logits are independent of its place in the batch"),
+    ]

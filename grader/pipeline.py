@@ -1,0 +1,211 @@
+"""Grade one submission from end to end: read, extract, resolve, check, train, score.
+
+This is the only module that strings the stages together; each stage stays ignorant of the
+others. Candidate code runs only in the sandboxed worker; everything judged here is a value
+that came out of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+import torch
+
+from grader import __version__, scoring, training
+from grader.assignment import Assignment, TaskSpec
+from grader.checks import SUITES
+from grader.checks import mask_source as masks
+from grader.checks.base import SuiteContext
+from grader.config import GraderConfig
+from grader.intake import extract, load_submission, resolve
+from grader.quality import analyse, readability_score
+from grader.result import (
+    CheckResult,
+    CriterionScore,
+    SubmissionInfo,
+    SubmissionResult,
+    TaskResult,
+    TrainingResult,
+)
+from grader.sandbox import CandidateError, Sandbox, WorkerError
+from reference.data import load_corpus
+
+Progress = Callable[[str], None]
+
+
+def grade_submission(
+    path: Path, assignment: Assignment, config: GraderConfig, *, overrides: dict[str, str] | None = None,
+    progress: Progress | None = None, name: str | None = None,
+) -> SubmissionResult:
+    say = progress or (lambda stage: None)
+    started = time.monotonic()
+    say("reading")
+    sub = load_submission(path)
+    if name:
+        sub = replace(sub, name=name)
+    extracted = extract(sub, assignment.handout_source())
+    resolutions = resolve(extracted, assignment, overrides)
+    say("static analysis")
+    quality = analyse(extracted.source, extracted.candidate_lines or None)
+    errors = [*sub.errors, *extracted.errors, *extracted.load_risks]
+    checks: dict[str, list[CheckResult]] = {}
+    training_result: TrainingResult | None = None
+    sandbox_info: dict[str, Any] = {}
+    if extracted.source.strip():
+        with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=sub.name) as worker:
+            info = worker.info
+            sandbox_info = {"isolation": info.isolation, "network_isolated": info.network_isolated, "notes": list(info.notes)}
+            say("loading in the sandbox")
+            report = worker.load(extracted.source)
+            if not report.ok:
+                errors.append(f"your code failed to load in the sandbox: {report.error.summary() if report.error else 'unknown error'}")
+            else:
+                checks, training_result = run_checks(worker, assignment, resolutions, report.symbols, config, say)
+    else:
+        errors.append("no Python code was found in the submission")
+
+    tasks = {t.id: task_result(t, resolutions.get(t.id), checks.get(t.id, [])) for t in assignment.tasks}
+    findings = (*quality.findings, *extracted.facts)
+    all_checks = [c for cs in checks.values() for c in cs]
+    readability, readability_evidence = readability_score(quality)
+    criteria = {
+        "completion": scoring.completion(tasks.values(), (), {q.id: q.weight for q in assignment.questions}),
+        "optimisation": scoring.optimisation((), findings, config.timing),
+        "reusability": scoring.reusability(all_checks, findings),
+        "readability": CriterionScore("readability", readability, tuple(readability_evidence),
+                                      tuple(f for f in findings if f.criterion == "readability"), metrics=quality.metrics),
+    }
+    weights = assignment.criterion_weights or config.scoring.criterion_weights
+    return SubmissionResult(
+        submission=sub.info(),
+        assignment=assignment.id,
+        tasks=tasks,
+        training=training_result,
+        criteria=criteria,
+        overall=scoring.overall(criteria, weights),
+        environment=environment(config, training_result, sandbox_info, time.monotonic() - started),
+        source=extracted.source,
+        candidate_lines=tuple(sorted(extracted.candidate_lines)),
+        findings=findings,
+        intake=intake_summary(sub, extracted, resolutions),
+        errors=tuple(errors),
+    )
+
+
+def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
+               config: GraderConfig, say: Progress) -> tuple[dict[str, list[CheckResult]], TrainingResult | None]:
+    """Every task's suite, then the training check, in one worker."""
+    symbol_of = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
+    loop = resolutions.get("training")
+    parts = dict(loop.parts) if loop is not None else {}
+    model_cls, train_fn = parts.get("model") or symbol_of.get("training"), parts.get("train")
+    say("finding the causal mask")
+    observe = None
+    if train_fn and model_cls and train_fn in symbols and assignment.training:
+        observe = lambda: training.observe_masks(  # noqa: E731 - passed on, called at most once
+            worker, train_fn, model_cls, symbol_of.get("attention"), symbols[train_fn].params, assignment.training)
+    try:
+        source = masks.find(worker, symbol_of.get("causal_mask"), symbol_of.get("attention"), observe)
+    except WorkerError as exc:
+        source = masks.MaskSource(None, None, f"finding the mask failed: {exc.summary()}")
+        worker.restart()
+    shared = {"mask_source": source, "symbols": symbols}
+    results: dict[str, list[CheckResult]] = {}
+    for task in assignment.tasks:
+        symbol = symbol_of.get(task.id) if task.id != "training" else model_cls
+        if task.suite not in SUITES or (symbol is None and task.id != "causal_mask"):
+            continue
+        if task.id == "causal_mask" and symbol is None and source.style is None and not resolutions[task.id].found:
+            continue
+        say(f"checking {task.id}")
+        ctx = SuiteContext(worker, task, symbol, config, symbols=symbol_of, shared=shared)
+        try:
+            results[task.id] = SUITES[task.suite](ctx)
+        except WorkerError as exc:  # the suite itself could not start (e.g. construction killed the worker)
+            results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
+            worker.restart()
+    training_result = None
+    if assignment.training and model_cls:
+        say("training")
+        training_result, training_checks = run_training(worker, assignment, parts, symbols, source, config)
+        results.setdefault("training", []).extend(training_checks)
+    return results, training_result
+
+
+def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | None], symbols: dict[str, Any],
+                 source: masks.MaskSource, config: GraderConfig) -> tuple[TrainingResult, list[CheckResult]]:
+    spec = assignment.training
+    assert spec is not None
+    corpus = load_corpus(config.data_dir, config.splits)
+    opts = spec.options
+    mask = source.mask(worker, opts.get("bptt", 35), torch.float32) if source.style is not None else None
+    runs = []
+    try:
+        worker.run("reseed", config.seed)
+        model = worker.new(parts["model"], corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"], opts["nlayers"], opts["dropout"])
+        runs.append(training.train_and_measure(worker, model, corpus, spec, config, mask, "reference_loop"))
+    except WorkerError as exc:
+        runs.append(training.TrainingRun("reference_loop", "error", f"building your model failed: {exc.summary()}"))
+        worker.restart()
+    observations: list[str] = []
+    train_fn = parts.get("train")
+    if train_fn and train_fn in symbols:
+        try:
+            worker.run("reseed", config.seed)
+            run, observations = training.candidate_loop(worker, spec, {"model": parts["model"], "train": train_fn},
+                                                        symbols[train_fn].params, corpus, config, mask)
+            runs.append(run)
+        except WorkerError as exc:
+            runs.append(training.TrainingRun("candidate_loop", "error", f"your {train_fn}() could not be run: {exc.summary()}"))
+            worker.restart()
+    return training.result(runs, corpus, config), training.checks_from_runs("training", runs, observations)
+
+
+def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> TaskResult:
+    found = resolution is not None and resolution.found
+    if found and not checks:
+        checks = [CheckResult(f"{task.id}.suite", task.id, "error", "the checks could not run (the code did not load or a prerequisite is missing)")]
+    status = scoring.task_status(checks, found)
+    return TaskResult(
+        id=task.id, title=task.title, status=status, score=round(scoring.task_score(checks), 4) if found else 0.0,
+        symbol=resolution.symbol if found else None, resolved_by=resolution.resolved_by if found else None,
+        checks=tuple(checks), weight=task.weight, note=resolution.message if resolution is not None else "",
+    )
+
+
+def intake_summary(sub: Any, extracted: Any, resolutions: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format_notes": list(sub.notes),
+        "skipped": [s.__dict__ if hasattr(s, "__dict__") else s for s in extracted.skipped],
+        "syntax_errors": [str(e) for e in extracted.syntax_errors],
+        "resolutions": {k: {"symbol": r.symbol, "resolved_by": r.resolved_by, "message": r.message} for k, r in resolutions.items()},
+    }
+
+
+def environment(config: GraderConfig, training_result: TrainingResult | None, sandbox: dict[str, Any], elapsed: float) -> dict[str, Any]:
+    return {
+        "grader": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "hypothesis": hypothesis.__version__, "seed": config.seed, "budget": config.budget, "device": config.device,
+        "corpus": training_result.corpus if training_result else None,
+        "splits": list(training_result.splits) if training_result else None,
+        "sandbox": sandbox or {"isolation": "not started"}, "grading_seconds": round(elapsed, 1),
+    }
+
+
+def error_result(path: Path, assignment: Assignment, config: GraderConfig, name: str, message: str) -> SubmissionResult:
+    """A result for a submission the grader could not grade at all."""
+    data = path.read_bytes() if path.exists() else b""
+    info = SubmissionInfo(str(path), name, "unreadable", hashlib.sha256(data).hexdigest(), len(data))
+    tasks = {t.id: TaskResult(t.id, t.title, "error", 0.0, None, None, weight=t.weight) for t in assignment.tasks}
+    criteria = {c: CriterionScore(c, 0.0, ("not graded",)) for c in scoring.CRITERIA}
+    return SubmissionResult(info, assignment.id, tasks, None, criteria, 0.0, environment(config, None, {}, 0.0), errors=(message,))
+
+
+__all__ = ["grade_submission", "error_result", "CandidateError"]

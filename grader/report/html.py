@@ -1,0 +1,69 @@
+"""HTML pages from the Jinja2 templates in ``templates/``, with autoescaping on.
+
+The candidate controls their code, their exceptions' messages and their printed output, and
+all of it reaches these pages; autoescaping makes every ``{{ value }}`` text, never markup.
+The only strings passed through unescaped (`Markup`) are our own: Pygments' style sheet and
+the batch page's sort script. A Content-Security-Policy in each page is the second fence:
+the scorecard runs no script at all and loads nothing from the network, and the batch page
+runs only its own inline script, allowed by its SHA-256 hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from grader.report.facts import CRITERIA, format_number, format_value, resolution
+from grader.report.highlight import style_sheet
+from grader.report.view import scorecard_context
+from grader.result import SubmissionResult
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+"""The project's top-level ``templates/`` folder (fixed by the design brief)."""
+
+SORT_SCRIPT = "sort_table.js"
+"""The batch page's only script, inlined (the page must work from an e-mail attachment)."""
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The template environment: autoescape on everywhere, undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["value"] = format_value
+    env.filters["num"] = format_number
+    env.filters["resolution"] = resolution
+    return env
+
+
+def render_scorecard(result: SubmissionResult) -> str:
+    """The self-contained scorecard page of one graded submission."""
+    context = scorecard_context(result)
+    context["pygments_css"] = Markup(style_sheet(".code"))
+    return environment().get_template("scorecard.html.j2").render(context)
+
+
+def render_index(rows: list[dict[str, Any]], warnings: list[str]) -> str:
+    """The batch page: one row per submission (see `grader.report.batch.summary_row`)."""
+    script = (TEMPLATES_DIR / SORT_SCRIPT).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            rows=rows,
+            criteria=CRITERIA,
+            warnings=warnings,
+            script=Markup(script),
+            script_hash=f"sha256-{digest}",
+        )
+    )

@@ -1,0 +1,102 @@
+"""A Markdown summary for a CI job page (e.g. GitHub's ``$GITHUB_STEP_SUMMARY``).
+
+Short on purpose: the grade, the four criteria, the tasks, and every failing check with its
+message and counterexample; the scorecard holds the rest. Job summaries render Markdown
+*and* raw HTML, so every candidate string goes through `md` first: HTML special characters
+become entities and Markdown punctuation is backslash-escaped, so a candidate's message can
+neither inject markup nor break a table.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from grader.report.facts import (
+    CRITERIA,
+    check_counts,
+    format_number,
+    format_value,
+    isolation_warning,
+    resolution,
+    tasks_passed,
+    training_verdict,
+)
+from grader.result import SubmissionResult
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#!])")
+
+
+def md(text: object) -> str:
+    """Escape one candidate-controlled string for a Markdown table cell or list item."""
+    escaped = html.escape(" ".join(str(text).split()), quote=False)
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", escaped)
+
+
+def render_markdown(result: SubmissionResult) -> str:
+    """The CI summary of one graded submission."""
+    passed, graded = tasks_passed(result)
+    out = [
+        f"## {md(result.submission.name)}: {format_number(result.overall, '.0f')}/100",
+        "",
+        (
+            f"Assignment {md(result.assignment)}, {md(result.submission.format)} submission, "
+            f"{passed} of {graded} tasks passed, training: {md(training_verdict(result))}."
+        ),
+        "",
+    ]
+    warning = isolation_warning(result)
+    if warning:
+        out += [f"> **Warning:** {md(warning)}", ""]
+    out += [f"> **Submission error:** {md(e)}" for e in result.errors]
+    out += [""] if result.errors else []
+
+    out += ["| criterion | score | evidence |", "| --- | ---: | --- |"]
+    for name in CRITERIA:
+        criterion = result.criteria.get(name)
+        if criterion is None:
+            out.append(f"| {name} | — | not scored |")
+        else:
+            evidence = "<br>".join(md(e) for e in criterion.evidence) or "—"
+            out.append(f"| {name} | {format_number(criterion.score, '.0f')} | {evidence} |")
+
+    out += ["", "| task | status | checks passed | symbol |", "| --- | --- | ---: | --- |"]
+    for task_id, task in result.tasks.items():
+        counts = check_counts(task)
+        symbol = f"{md(task.symbol)}, {md(resolution(task.resolved_by))}" if task.symbol else "—"
+        out.append(
+            f"| {md(task_id)} | {md(task.status)} | {counts.passed}/{counts.total} | {symbol} |"
+        )
+
+    failing = [
+        c for task in result.tasks.values() for c in task.checks if c.status in ("fail", "error")
+    ]
+    if failing:
+        out += ["", "### Failing checks", ""]
+    for check in failing:
+        out.append(f"- **{md(check.name)}** ({check.status}): {md(check.message)}")
+        if check.counterexample:
+            pairs = ", ".join(
+                f"{md(k)} = {md(format_value(v))}" for k, v in check.counterexample.items()
+            )
+            out.append(f"  - counterexample: {pairs}")
+
+    if result.training and result.training.runs:
+        out += ["", "### Training", ""]
+        out += [
+            f"- {md(run.driver)}: **{run.status}**, validation loss "
+            f"{format_number(run.val_loss_before)} → {format_number(run.val_loss_after)} "
+            f"after {run.steps} steps. {md(run.message)}"
+            for run in result.training.runs
+        ]
+
+    if result.answers:
+        out += ["", "### Written answers (suggested scores: a human should confirm)", ""]
+    for answer in result.answers:
+        verdict = f"{answer.score:.0%}" if answer.found else "no answer found"
+        out.append(f"- {md(answer.question)}: {verdict}")
+        out += [
+            f"  - misconception: {md(m.get('message', m.get('id', '')))}"
+            for m in answer.misconceptions
+        ]
+    return "\n".join(out) + "\n"

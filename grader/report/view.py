@@ -1,0 +1,137 @@
+"""What the scorecard template shows, prepared from a `SubmissionResult`.
+
+The template only lays things out; every decision (which findings get a marker on which
+line, which intake entries are skipped statements, how a plot is scaled, which anchors
+exist) is made here, in Python, where it can be read and tested.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from grader.report.facts import (
+    CRITERIA,
+    CheckCounts,
+    all_findings,
+    check_counts,
+    isolation_warning,
+    sandbox_isolation,
+    tasks_passed,
+)
+from grader.report.highlight import highlight_lines, source_lines
+from grader.report.plot import CurvePlot, curve_plot, loss_range
+from grader.result import CriterionScore, Finding, SubmissionResult, TaskResult, TrainingRun
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task: TaskResult
+    counts: CheckCounts
+    anchor: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    number: int
+    """1-based; the finding's element id is ``F<number>``."""
+    finding: Finding
+    on_line: bool
+    """True when the finding's line exists in the source, so a marker there links to it."""
+
+
+@dataclass(frozen=True)
+class CriterionView:
+    name: str
+    scored: CriterionScore | None
+    """None when the result has no score for this criterion."""
+    findings: tuple[FindingView, ...]
+    """The findings the score cites, linked to where they are listed."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    run: TrainingRun
+    plot: CurvePlot | None
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Records:
+    """A list of records (dicts) as a table: the union of their keys as columns."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+def anchor(prefix: str, name: str) -> str:
+    """An element id from a name that may hold any character (ids stay link-safe)."""
+    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}"
+
+
+def records(items: Any) -> Records:
+    """Lay out a list of dicts (or plain strings) as a table; the intake's entries have no
+    fixed shape, so the columns are whatever keys the entries carry, in order of appearance."""
+    entries = [i if isinstance(i, dict) else {"entry": i} for i in (items or [])]
+    columns: list[str] = []
+    for entry in entries:
+        columns += [str(k) for k in entry if str(k) not in columns]
+    rows = tuple(tuple(entry.get(c) for c in columns) for entry in entries)
+    return Records(tuple(columns), rows)
+
+
+def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
+    """Everything ``scorecard.html.j2`` renders."""
+    line_count = len(source_lines(result.source))
+    findings = [
+        FindingView(n, f, f.line is not None and 1 <= f.line <= line_count)
+        for n, f in enumerate(all_findings(result), start=1)
+    ]
+    by_line: dict[int, tuple[int, ...]] = {}
+    for view in findings:
+        line = view.finding.line
+        if view.on_line and line is not None:
+            by_line[line] = (*by_line.get(line, ()), view.number)
+
+    training = result.training
+    y_range = loss_range(training) if training else None
+    runs = [
+        RunView(
+            run,
+            curve_plot(run, training.baseline_loss, training.entropy_floor, y_range),
+            anchor("run", f"{i}-{run.driver}"),
+        )
+        for i, run in enumerate(training.runs if training else (), start=1)
+    ]
+    intake = dict(result.intake)
+    skipped = records(intake.pop("skipped", None))
+    names = [*CRITERIA, *(name for name in result.criteria if name not in CRITERIA)]
+    criteria = [_criterion_view(name, result.criteria.get(name), findings) for name in names]
+    passed, graded = tasks_passed(result)
+    return {
+        "result": result,
+        "criteria": criteria,
+        "tasks": [
+            TaskView(t, check_counts(t), anchor("task", tid)) for tid, t in result.tasks.items()
+        ],
+        "tasks_passed": passed,
+        "tasks_graded": graded,
+        "runs": runs,
+        "lines": highlight_lines(result.source, result.candidate_lines, by_line),
+        "code_findings": [f for f in findings if f.finding.criterion != "notebook"],
+        "notebook_findings": [f for f in findings if f.finding.criterion == "notebook"],
+        "finding_by_number": {f.number: f for f in findings},
+        "skipped": skipped,
+        "intake": intake,
+        "isolation": sandbox_isolation(result.environment),
+        "warning": isolation_warning(result),
+        "anchor": anchor,
+    }
+
+
+def _criterion_view(
+    name: str, scored: CriterionScore | None, findings: list[FindingView]
+) -> CriterionView:
+    cited = scored.findings if scored else ()
+    return CriterionView(name, scored, tuple(v for v in findings if v.finding in cited))

@@ -1,0 +1,84 @@
+"""Trusted training routines that run inside the worker (imports nothing from ``grader``).
+
+The grader's training check drives the candidate's model through these: a step loop with
+SGD, gradient clipping and StepLR as the handout's loop does, logits for windows the grader
+chose, and the objects a candidate's own ``train()`` expects. They report raw values only;
+the validation loss is computed by the grader from the logits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from recipes import Context, recipe
+from torch import nn
+
+
+class Trainer:
+    """SGD + clipping + StepLR on one model; ``steps`` continues where the last call stopped."""
+
+    def __init__(
+        self, model: nn.Module, lr: float, clip: float, gamma: float, device: torch.device
+    ) -> None:
+        self.model = model.to(device)
+        self.device = device
+        self.clip = clip
+        self.criterion = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=1, gamma=gamma)
+
+    def steps(
+        self, source: torch.Tensor, first: int, count: int, bptt: int, mask: torch.Tensor | None
+    ) -> list[float]:
+        """Train on ``count`` consecutive windows of ``source`` (seq, batch), starting at window
+        ``first`` (wrapping around); returns each step's training loss."""
+        self.model.train()
+        source = source.to(self.device)
+        windows = max(1, (source.size(0) - 1) // bptt)
+        losses = []
+        for step in range(first, first + count):
+            i = (step % windows) * bptt
+            data = source[i : i + bptt].t()  # (batch, bptt): the model is batch-first
+            targets = source[i + 1 : i + 1 + bptt].t()  # (batch, bptt)
+            logits = self.model(data, mask)  # (batch, bptt, ntoken)
+            loss = self.criterion(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+            self.optimizer.step()
+            losses.append(float(loss.detach()))
+            if (step + 1) % windows == 0:
+                self.scheduler.step()  # one epoch done, as the handout steps per epoch
+        return losses
+
+
+@recipe
+def lm_trainer(ctx: Context, model: nn.Module, lr: float, clip: float, gamma: float) -> Trainer:
+    """A trainer for ``model``; the grader calls its ``steps`` method chunk by chunk."""
+    return Trainer(model, lr, clip, gamma, ctx.device)
+
+
+@recipe
+def lm_logits(
+    ctx: Context, model: nn.Module, data: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """Logits (batch, seq, ntoken) for a batch-first window, in eval mode without gradients."""
+    model.eval()
+    with torch.no_grad():
+        out = model(
+            data.to(ctx.device),
+            None if mask is None else mask[..., : data.size(1), : data.size(1)].to(ctx.device),
+        )
+    return out.float().cpu() if isinstance(out, torch.Tensor) else out
+
+
+@recipe
+def training_objects(ctx: Context, model: nn.Module, lr: float) -> tuple[Any, Any, Any]:
+    """The criterion, optimizer and scheduler the handout's ``train()`` takes."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return (
+        nn.CrossEntropyLoss(),
+        optimizer,
+        torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.95),
+    )

@@ -1,0 +1,109 @@
+"""The four criteria the test names, each 0..100 with the evidence behind every point.
+
+- completion: tasks attempted and passed, weighted per assignment, partial credit from the
+  share of a task's correctness checks passed; written answers count here (only here);
+- optimisation: interleaved timings against the reference in bands, minus static findings;
+- reusability: the generality checks (other sizes, lengths, defaults) minus static findings;
+- readability: the static readability score computed by `grader.quality`.
+
+Pure functions of results already computed: nothing here runs candidate code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from grader.config import TimingConfig
+from grader.quality import static_penalty
+from grader.result import CheckResult, CriterionScore, Finding, TaskResult, Timing, WrittenAnswer
+
+CRITERIA = ("completion", "optimisation", "reusability", "readability")
+
+
+def task_score(checks: Sequence[CheckResult]) -> float:
+    """Share of the task's correctness checks that passed (skipped checks do not count)."""
+    counted = [c for c in checks if c.criterion == "completion" and c.status != "skip"]
+    return sum(c.passed for c in counted) / len(counted) if counted else 0.0
+
+
+def task_status(checks: Sequence[CheckResult], symbol_found: bool) -> str:
+    if not symbol_found:
+        return "missing"
+    counted = [c for c in checks if c.status != "skip"]
+    if counted and all(c.status == "error" for c in counted):
+        return "error"
+    return "pass" if counted and all(c.passed for c in counted) else "fail"
+
+
+def completion(tasks: Iterable[TaskResult], answers: Iterable[WrittenAnswer], answer_weights: dict[str, float]) -> CriterionScore:
+    evidence: list[str] = []
+    total = earned = 0.0
+    for task in tasks:
+        total += task.weight
+        earned += task.weight * task.score
+        if task.status == "missing":
+            evidence.append(f"{task.title}: not attempted (no {task.id} found) — 0 of {task.weight:g}")
+        else:
+            counted = [c for c in task.checks if c.criterion == "completion" and c.status != "skip"]
+            passed = sum(c.passed for c in counted)
+            evidence.append(
+                f"{task.title}: {passed}/{len(counted)} checks passed — {task.weight * task.score:.2f} of {task.weight:g}"
+            )
+    for answer in answers:
+        weight = answer_weights.get(answer.question, 1.0)
+        total += weight
+        earned += weight * answer.score
+        state = "suggested" if answer.found else "not answered"
+        evidence.append(f"Written answer {answer.question}: {state} {answer.score:.0%} — {weight * answer.score:.2f} of {weight:g}")
+    score = 100.0 * earned / total if total else 0.0
+    return CriterionScore("completion", round(score, 1), tuple(evidence), metrics={"earned": round(earned, 3), "possible": total})
+
+
+def timing_band(ratio: float, config: TimingConfig) -> float:
+    """Score of a candidate/reference time ratio: bands so that noise does not move the grade."""
+    for limit, score in config.bands:
+        if ratio <= limit:
+            return score
+    return config.slowest_score
+
+
+def optimisation(timings: Sequence[Timing], findings: Sequence[Finding], timing: TimingConfig) -> CriterionScore:
+    evidence: list[str] = []
+    usable = [t for t in timings if t.reference_ms > 0 and math.isfinite(t.candidate_ms)]
+    if usable:
+        # Geometric mean: a 2x win on one call and a 2x loss on another cancel out.
+        ratio = math.exp(sum(math.log(t.ratio) for t in usable) / len(usable))
+        base = timing_band(ratio, timing)
+        for t in usable:
+            evidence.append(f"{t.name}: {t.candidate_ms:.3g} ms vs reference {t.reference_ms:.3g} ms ({t.ratio:.2f}x)")
+        evidence.append(f"timed {ratio:.2f}x the reference (geometric mean) — band score {base:g}")
+    else:
+        ratio, base = float("nan"), 100.0
+        evidence.append("nothing could be timed (the code did not run); the score rests on static findings only")
+    score, static = _minus_findings(base, findings, "optimisation")
+    return CriterionScore("optimisation", score, tuple(evidence + static), tuple(f for f in findings if f.criterion == "optimisation"),
+                          metrics={"time_ratio": None if math.isnan(ratio) else round(ratio, 3)})
+
+
+def reusability(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> CriterionScore:
+    counted = [c for c in checks if c.criterion == "reusability" and c.status != "skip"]
+    evidence = [f"{c.name}: {'passed' if c.passed else c.status} — {c.message}" for c in counted]
+    base = 100.0 * sum(c.passed for c in counted) / len(counted) if counted else 100.0
+    if not counted:
+        evidence.append("no generality check could run; the score rests on static findings only")
+    score, static = _minus_findings(base, findings, "reusability")
+    return CriterionScore("reusability", score, tuple(evidence + static), tuple(f for f in findings if f.criterion == "reusability"),
+                          metrics={"generality_checks_passed": sum(c.passed for c in counted), "generality_checks": len(counted)})
+
+
+def _minus_findings(base: float, findings: Sequence[Finding], criterion: str) -> tuple[float, list[str]]:
+    points_off, evidence = static_penalty(list(findings), criterion)
+    return round(max(0.0, min(100.0, base - points_off)), 1), evidence
+
+
+def overall(criteria: dict[str, CriterionScore], weights: dict[str, float]) -> float:
+    total = sum(weights.get(name, 0.0) for name in criteria)
+    if not total:
+        return 0.0
+    return round(sum(c.score * weights.get(name, 0.0) for name, c in criteria.items()) / total, 1)

@@ -1,0 +1,297 @@
+"""The training check: does the candidate's model train, and does validation loss go down?
+
+"Complete the code such that the training runs and the validation loss decreases" is the
+test's own definition of done. The check drives up to three runs:
+
+- ``reference_loop``: our loop (trusted code shipped into the worker) trains the candidate's
+  model, so a broken model is told apart from a broken loop;
+- ``candidate_loop``: the candidate's own ``train()`` on data we pass (its size bounds the
+  run), with their model's ``forward`` recorded to see which masks reach it;
+- ``reference_model``: the reference model on the same loop and data, in a trusted worker,
+  for the baseline curve and the ms/batch comparison.
+
+Validation loss is always computed HERE, from logits the worker returns for windows we
+chose. Losses the candidate prints are shown but never trusted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from grader.assignment import TrainingSpec
+from grader.checks.masks import identify
+from grader.config import GraderConfig
+from grader.result import CheckResult, CurvePoint, TrainingResult, TrainingRun
+from grader.sandbox import CandidateError, WorkerError
+from reference.data import Corpus, batchify
+
+PTB_FLOOR_NATS = 3.5
+"""No published word-level model reaches a PTB validation loss below ~3.5 nats (perplexity
+33); a short CPU run that does is seeing the answers."""
+
+ROLE_NAMES: dict[str, tuple[str, ...]] = {
+    "model": ("model", "net", "transformer", "lm"),
+    "data": ("train_data", "data", "source", "data_source", "eval_data", "val_data", "dataset", "train_source"),
+    "window": ("window_size", "bptt", "seq_len", "window", "sequence_length", "block_size", "seq_length"),
+    "criterion": ("criterion", "loss_fn", "loss_function", "loss", "loss_func"),
+    "ntokens": ("ntokens", "ntoken", "vocab_size", "n_tokens", "num_tokens", "n_vocab"),
+    "optimizer": ("optimizer", "optim", "opt"),
+    "scheduler": ("scheduler", "lr_scheduler", "sched"),
+    "epoch": ("epoch", "epoch_idx"),
+    "device": ("device",),
+    "use_causal_mask": ("use_causal_mask", "causal", "use_mask", "causal_mask"),
+}
+"""Parameter names of the handout's ``train``/``evaluate`` and the synonyms candidates use."""
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Fixed validation windows chosen by the grader: data and targets, batch-first."""
+
+    windows: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # each (B, L) data, (B, L) targets
+
+    @classmethod
+    def from_tokens(cls, tokens: torch.Tensor, batch: int, bptt: int, count: int) -> "EvalSet":
+        columns = batchify(tokens, batch)  # (seq, batch)
+        starts = torch.linspace(0, columns.size(0) - bptt - 2, count).long().tolist()
+        return cls(tuple((columns[i : i + bptt].t(), columns[i + 1 : i + 1 + bptt].t()) for i in starts))
+
+
+def validation_loss(worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int) -> float:
+    """Mean cross-entropy (nats/token) of the logits the worker returns for our windows."""
+    total, count = 0.0, 0
+    for data, targets in evals.windows:
+        logits = worker.run("lm_logits", model, data, mask)
+        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (*data.shape, vocab):
+            got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ValueError(f"the model returned {got} for a {tuple(data.shape)} batch; expected {(*data.shape, vocab)}")
+        loss = F.cross_entropy(logits.double().reshape(-1, vocab), targets.reshape(-1), reduction="sum")
+        total += float(loss)
+        count += targets.numel()
+    return total / count
+
+
+def train_and_measure(
+    worker: Any, model: Any, corpus: Corpus, spec: TrainingSpec, config: GraderConfig, mask: torch.Tensor | None, driver: str
+) -> TrainingRun:
+    """Our loop on ``model`` in ``worker``; validation measured here after every chunk."""
+    opts = spec.options
+    budget = config.training_budget
+    vocab = corpus.vocab_size
+    evals = EvalSet.from_tokens(corpus.valid, opts.get("eval_batch_size", 10), opts.get("bptt", 35), budget.eval_windows)
+    train = batchify(corpus.train, opts.get("batch_size", 20))  # (seq, batch), as the handout lays it out
+    deadline = time.monotonic() + budget.timeout_s
+    curve: list[CurvePoint] = []
+    step, batch_ms = 0, []
+    try:
+        before = validation_loss(worker, model, evals, mask, vocab)
+        curve.append(CurvePoint(0, None, before))
+        trainer = worker.run("lm_trainer", model, opts.get("lr", 5.0), opts.get("clip", 0.5), opts.get("gamma", 0.95))
+        while step < budget.steps and time.monotonic() < deadline:
+            n = min(budget.eval_every, budget.steps - step)
+            started = time.perf_counter()
+            losses = worker.call_method(trainer, "steps", train, step, n, opts.get("bptt", 35), mask)
+            batch_ms.append((time.perf_counter() - started) * 1000 / n)  # our clock, not the worker's
+            step += n
+            train_loss = sum(losses) / len(losses) if losses else float("nan")
+            val = validation_loss(worker, model, evals, mask, vocab)
+            curve.append(CurvePoint(step, train_loss, val))
+            if not (math.isfinite(val) and math.isfinite(train_loss)):
+                break
+    except WorkerError as exc:
+        return TrainingRun(driver, "error", f"training crashed after {step} steps: {exc.summary()}", steps=step, curve=tuple(curve))
+    except ValueError as exc:
+        return TrainingRun(driver, "error", str(exc), steps=step, curve=tuple(curve))
+    ms = sorted(batch_ms)[len(batch_ms) // 2] if batch_ms else None
+    tokens = opts.get("batch_size", 20) * opts.get("bptt", 35)
+    after = curve[-1].val_loss
+    timed_out = step < budget.steps
+    status, message = verdict(before, after, corpus, config)
+    if timed_out:
+        message += f" (stopped by the {budget.timeout_s:.0f} s limit after {step} of {budget.steps} steps)"
+    return TrainingRun(
+        driver, status, message, steps=step, val_loss_before=before, val_loss_after=after, curve=tuple(curve),
+        ms_per_batch=None if ms is None else round(ms, 2), tokens_per_s=None if not ms else round(tokens / ms * 1000, 1),
+    )
+
+
+def verdict(before: float, after: float | None, corpus: Corpus, config: GraderConfig) -> tuple[str, str]:
+    """Pass, fail or a leak, with the numbers and the margin used."""
+    t = config.training
+    if after is None or not math.isfinite(after):
+        return "fail", f"the validation loss became {after} (NaN or inf): training diverged or the model produces NaN"
+    drop = before - after
+    needed = max(t.min_absolute_drop, t.min_relative_drop * before)
+    numbers = f"validation loss {before:.3f} -> {after:.3f} nats/token (perplexity {math.exp(min(before, 50)):.0f} -> {math.exp(min(after, 50)):.1f})"
+    floor = corpus.entropy_rate if corpus.entropy_rate is not None else (PTB_FLOOR_NATS if corpus.name.startswith("ptb") else None)
+    if floor is not None and after < floor - t.leak_margin_nats:
+        return "fail", (
+            f"{numbers}: below {floor:.2f} nats, the lowest loss any honest model can reach on this corpus; "
+            "the model sees the tokens it should predict (a missing or wrong causal mask)"
+        )
+    if drop < needed:
+        return "fail", (
+            f"{numbers}: it did not go down by the required {needed:.3f} "
+            f"(max of {t.min_absolute_drop} nats and {t.min_relative_drop:.0%} of the start; the grader "
+            "evaluates the same fixed windows before and after, so an unchanged model gives exactly 0)"
+        )
+    return "pass", f"{numbers}: it went down by {drop:.3f} (needed {needed:.3f})"
+
+
+def bind_arguments(params: Any, values: dict[str, Any]) -> tuple[list[Any], dict[str, Any]] | str:
+    """Match the candidate's parameter names to the roles we can supply; a sentence if we cannot."""
+    kwargs: dict[str, Any] = {}
+    for param in params:
+        role = next((r for r, names in ROLE_NAMES.items() if param.name.lower() in names), None)
+        if role is not None and role in values:
+            kwargs[param.name] = values[role]
+        elif not param.has_default and param.kind not in ("VAR_POSITIONAL", "VAR_KEYWORD"):
+            return f"cannot call it: no value for its parameter {param.name!r}"
+    return [], kwargs
+
+
+def observe_masks(worker: Any, train_fn: str, model_cls: str, attention_fn: str | None, params: Any, spec: TrainingSpec) -> list[torch.Tensor]:
+    """Run the candidate's train() on three tiny windows with their attention recorded and
+    return the masks that reached it (used to find a mask built inline)."""
+    opts = spec.options
+    bptt = opts.get("bptt", 35)
+    vocab = 50
+    target = attention_fn or f"{model_cls}.forward"
+    arg = "mask" if attention_fn else "src_mask"
+    model = worker.new(model_cls, vocab, 16, 2, 32, 1, 0.0)
+    criterion, optimizer, scheduler = worker.run("training_objects", model, 0.1)
+    data = torch.randint(0, vocab, (2 * bptt + bptt // 3 + 1, 4), generator=torch.Generator().manual_seed(0))  # (seq, batch)
+    bound = bind_arguments(params, {
+        "model": model, "data": data, "window": bptt, "criterion": criterion, "ntokens": vocab,
+        "optimizer": optimizer, "scheduler": scheduler, "epoch": 1, "device": "cpu", "use_causal_mask": True,
+    })
+    if isinstance(bound, str):
+        return []
+    worker.record(target)
+    try:
+        worker.call(train_fn, *bound[0], **bound[1])
+    except CandidateError:
+        pass  # the masks recorded before the crash are what we came for
+    records = worker.recorded(target)
+    worker.stop_recording(target)
+    return [r.get(arg) for r in records if isinstance(r.get(arg), torch.Tensor)]
+
+
+def candidate_loop(
+    worker: Any, spec: TrainingSpec, symbols: dict[str, str | None], params: Any, corpus: Corpus, config: GraderConfig, mask: torch.Tensor | None
+) -> tuple[TrainingRun, list[str]]:
+    """The candidate's own train() for a few windows of our data, then our evaluation."""
+    opts = spec.options
+    bptt, batch = opts.get("bptt", 35), opts.get("batch_size", 20)
+    windows = max(4, min(config.training_budget.steps // 5, 40))
+    train = batchify(corpus.train, batch)[: windows * bptt + 1]  # (seq, batch): their loop runs `windows` batches
+    model_cls, train_fn = symbols["model"], symbols["train"]
+    model = worker.new(model_cls, corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"], opts["nlayers"], opts["dropout"])
+    criterion, optimizer, scheduler = worker.run("training_objects", model, opts.get("lr", 5.0))
+    bound = bind_arguments(params, {
+        "model": model, "data": train, "window": bptt, "criterion": criterion, "ntokens": corpus.vocab_size,
+        "optimizer": optimizer, "scheduler": scheduler, "epoch": 1, "device": config.device, "use_causal_mask": True,
+    })
+    if isinstance(bound, str):
+        return TrainingRun("candidate_loop", "skip", f"your {train_fn}(): {bound}"), []
+    evals = EvalSet.from_tokens(corpus.valid, opts.get("eval_batch_size", 10), bptt, config.training_budget.eval_windows)
+    before = validation_loss(worker, model, evals, mask, corpus.vocab_size)
+    target = f"{model_cls}.forward"
+    worker.record(target)
+    try:
+        worker.call(train_fn, *bound[0], **bound[1], _timeout=config.training_budget.timeout_s)
+        error = None
+    except WorkerError as exc:
+        error = exc
+    records = worker.recorded(target)
+    worker.stop_recording(target)
+    observations = mask_observations(records, bptt)
+    printed = tuple(line for line in worker.output_tail().stdout.splitlines() if re.search(r"loss|ppl", line, re.I))[-5:]
+    if error is not None:
+        return TrainingRun("candidate_loop", "error", f"your {train_fn}() failed: {error.summary()}{likely_cause(error, bptt, batch)}",
+                           candidate_reported=printed, observations=tuple(observations)), observations
+    after = validation_loss(worker, model, evals, mask, corpus.vocab_size)
+    status, message = verdict(before, after, corpus, config)
+    return TrainingRun("candidate_loop", status, f"your {train_fn}() ran {windows} batches: {message}", steps=windows,
+                       val_loss_before=before, val_loss_after=after,
+                       curve=(CurvePoint(0, None, before), CurvePoint(windows, None, after)),
+                       candidate_reported=printed, observations=tuple(observations)), observations
+
+
+def mask_observations(records: list[dict[str, Any]], bptt: int) -> list[str]:
+    """What reached the model's forward during the candidate's loop, in sentences."""
+    if not records:
+        return ["the model's forward was never called"]
+    masks = [r.get("src_mask", r.get("mask")) for r in records]
+    none = sum(m is None for m in masks)
+    notes = []
+    if none:
+        notes.append(f"no mask was passed in {none} of {len(masks)} calls of the model")
+    for m, r in zip(masks, records, strict=True):
+        if isinstance(m, torch.Tensor):
+            src = r.get("src")
+            length = int(m.shape[-1])
+            style = identify(m, length)
+            if isinstance(style, str):
+                notes.append(f"a mask of shape {tuple(m.shape)} is not causal: {style}")
+                break
+            if isinstance(src, torch.Tensor) and length not in tuple(src.shape):
+                notes.append(f"a mask for {length} positions reached a batch of shape {tuple(src.shape)}")
+                break
+    return notes
+
+
+def likely_cause(error: WorkerError, bptt: int, batch: int) -> str:
+    """A plain-words diagnosis of the usual crashes."""
+    text = str(getattr(error, "message", "")) + str(error)
+    sizes = {str(bptt), str(batch)}
+    match = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", text)
+    if match and set(match.groups()) == sizes:
+        return (
+            f". Likely cause: the loop feeds ({bptt}, {batch}) = (seq, batch) windows from batchify to a "
+            f"batch-first model, so the sequence and batch axes are swapped (transpose the window: data.t())"
+        )
+    if "expected scalar type" in text or "dtype" in text:
+        return ". Likely cause: a dtype mismatch (e.g. a float mask where a bool was expected, or double inputs)"
+    return ""
+
+
+def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str]) -> list[CheckResult]:
+    """The training task's checks, from its runs."""
+    ours = next((r for r in runs if r.driver == "reference_loop"), None)
+    theirs = next((r for r in runs if r.driver == "candidate_loop"), None)
+    out = []
+    if ours is not None:
+        runs_ok = ours.status != "error"
+        out.append(CheckResult(f"{task}.runs", task, "pass" if runs_ok else "error",
+                               "your model trains on the reference loop without errors" if runs_ok else ours.message))
+        leaked = "sees the tokens it should predict" in ours.message
+        decreased = ours.status == "pass" or leaked
+        out.append(CheckResult(f"{task}.loss_decreases", task, "pass" if decreased else ("error" if not runs_ok else "fail"),
+                               ours.message if not decreased else f"validation loss decreased: {ours.message}"))
+        out.append(CheckResult(f"{task}.not_too_good", task, "fail" if leaked else ("pass" if runs_ok else "skip"),
+                               ours.message if leaked else "the validation loss stays above what an honest model can reach"))
+    if theirs is not None:
+        out.append(CheckResult(f"{task}.candidate_loop", task, theirs.status, theirs.message))
+        bad = [o for o in observations if "no mask" in o or "not causal" in o or "reached a batch" in o]
+        status = "skip" if theirs.status in ("error", "skip") and not observations else ("fail" if bad else "pass")
+        out.append(CheckResult(f"{task}.mask_reaches_model", task, status,
+                               "; ".join(bad) + ": a model trained this way learns to copy the next token" if bad
+                               else "a causal mask covering the window reached the model in every call"))
+    return out
+
+
+def result(runs: list[TrainingRun], corpus: Corpus, config: GraderConfig) -> TrainingResult:
+    statuses = [r.status for r in runs if r.driver != "reference_model"]
+    status = "pass" if statuses and all(s == "pass" for s in statuses) else ("error" if statuses and all(s == "error" for s in statuses) else "fail")
+    return TrainingResult(
+        status=status, corpus=corpus.name, splits=corpus.splits, budget=config.budget, runs=tuple(runs),
+        baseline_loss=corpus.unigram_entropy, entropy_floor=corpus.entropy_rate, vocab_size=corpus.vocab_size,
+    )

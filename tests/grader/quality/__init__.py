@@ -1,0 +1,1 @@
+"""Tests of the static quality analysis (grader.quality)."""
