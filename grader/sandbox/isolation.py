@@ -173,7 +173,9 @@ def bwrap_argv(
             argv += ["--dev-bind", str(node), str(node)]
         argv += ["--ro-bind-try", "/sys", "/sys"]
     argv += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", SCRATCH_DIR]
-    argv += ["--symlink", SCRATCH_DIR, "/tmp", "--chdir", SCRATCH_DIR, "--"]
+    if "/tmp" not in made:  # a venv under /tmp (a clone there) already made /tmp a folder
+        argv += ["--symlink", SCRATCH_DIR, "/tmp"]
+    argv += ["--chdir", SCRATCH_DIR, "--"]
     if uid is not None:
         argv += _setpriv(uid)
     script = python_args or (f"{WORKER_DIR}/worker.py",)
