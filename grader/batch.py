@@ -1,10 +1,22 @@
 """Grade many submissions: in parallel, resumable, one bad submission never stops the batch.
 
-Each submission is graded in its own grader process (which starts its own sandboxed
-worker), so a crash of anything while grading one submission is that submission's error.
-Results are written atomically; a rerun skips submissions whose result.json matches the
-file's hash, the assignment and the settings. A lock on the output folder keeps two runs
-from mixing their outputs.
+Each submission is graded in a process of its own, started fresh (``spawn``), which starts
+its own sandboxed worker. Whatever happens while grading one submission (the grader
+crashing on it, running out of memory, hanging) ends that process only; the batch records
+it as that submission's error and goes on. A process per submission rather than a pool:
+a pool whose process dies breaks every job still queued on it.
+
+* **Resume.** Reports are written atomically. ``result.json`` is always written (resume and
+  ``grader report`` read it); a rerun keeps a result whose file hash, assignment and
+  settings (the fingerprint) match, re-rendering only the report files that are missing.
+  A result recording that the grader itself died has no fingerprint, so a rerun retries it.
+* **Lock.** An exclusive ``flock`` on ``<out>/.grader.lock`` for the whole run: a second run
+  on the same folder is refused at once with the first one's pid, never interleaved.
+* **Interruption.** Ctrl-C (or SIGTERM, see ``grader.cli``) reaches this process only: the
+  children ignore SIGINT and are terminated here, their sandboxes die with them, and
+  finished results stay on disk. A child also exits if this process disappears.
+* **Progress.** On a terminal, a table redrawn in place; otherwise one line per submission
+  started, resumed or finished, on stderr.
 """
 
 from __future__ import annotations
@@ -13,22 +25,76 @@ import fcntl
 import hashlib
 import json
 import multiprocessing as mp
-import queue
+import os
+import signal
 import sys
+import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from grader.assignment import Assignment
 from grader.config import GraderConfig
 from grader.result import SubmissionResult
 
+LOCK_FILE = ".grader.lock"
+ALL_FORMATS = ("html", "json", "junit", "markdown")
+CHILD_MARGIN_S = 120.0
+"""Time a grading process gets beyond its sandbox's own limits (imports, reports), after
+which it is killed and the submission recorded as an error."""
+
 
 class OutputLocked(Exception):
     """Another grading run is writing into the same output folder."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade and where its reports go."""
+
+    path: Path
+    name: str
+    """Output folder name, unique within the batch."""
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every job of a batch shares (sent to each child process)."""
+
+    assignment_folder: str
+    config: GraderConfig
+    overrides: dict[str, str]
+    formats: tuple[str, ...]
+    fingerprint: str
+
+
+# --- the output folder: lock, fingerprint, resume -----------------------------------------------
+
+
+@contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock for the duration, or raise `OutputLocked` naming the holder."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise OutputLocked(
+                f"another grading run (pid {holder}) is writing into {out}; "
+                "wait for it to finish or choose another --out"
+            ) from None
+        handle.truncate(0)  # append mode: the pid lands at the start of the emptied file
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield  # closing the file releases the lock, also when the process dies
 
 
 def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[str, str]) -> str:
@@ -38,6 +104,7 @@ def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[st
 
 
 def unique_names(paths: list[Path]) -> list[str]:
+    """One output folder name per path (``typical``, ``typical-2``, ...), stable across runs."""
     from grader.intake.load import safe_name
 
     names: list[str] = []
@@ -49,145 +116,252 @@ def unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def reusable(out_dir: Path, path: Path, print_: str) -> SubmissionResult | None:
-    from grader.report import load_result
+def reusable(job: Job, print_: str) -> SubmissionResult | None:
+    """The result already in ``job.folder`` if it grades this very file with these settings."""
+    from grader.report import ReportError, load_result
 
-    result_path = out_dir / "result.json"
-    if not result_path.exists():
-        return None
     try:
-        result = load_result(result_path)
-    except (ValueError, KeyError, TypeError):
+        result = load_result(job.folder / "result.json")
+    except ReportError:  # absent, half-written by an older grader, another schema
         return None
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    digest = hashlib.sha256(job.path.read_bytes()).hexdigest()
     if result.submission.sha256 == digest and result.environment.get("fingerprint") == print_:
         return result
     return None
 
 
-def _grade_one(path: str, name: str, assignment_folder: str, config: GraderConfig, overrides: dict[str, str],
-               out_dir: str, formats: tuple[str, ...], print_: str, events: Any) -> dict[str, Any]:
-    """Runs in a child process: grade, write the reports, return the result as JSON data."""
+def complete_reports(result: SubmissionResult, folder: Path, formats: tuple[str, ...]) -> None:
+    """Render the requested reports that are missing (an interrupted write, a new --format)."""
+    from grader.report import FORMATS, write_reports
+
+    missing = [f for f in formats if f in FORMATS and not (folder / FORMATS[f][0]).exists()]
+    if missing:
+        write_reports(result, folder, formats=missing)
+
+
+# --- one submission, in its own process ---------------------------------------------------------
+
+
+def _grade_in_child(job: Job, settings: Settings, events: Connection) -> None:
+    """Grade one submission and write its reports; progress goes up ``events``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
+    _exit_with_parent(os.getppid())
     from grader.assignment import load
     from grader.pipeline import error_result, grade_submission
     from grader.report import write_reports
 
     def progress(stage: str) -> None:
-        if events is not None:
-            events.put((name, stage))
+        events.send(stage)
 
-    assignment = load(Path(assignment_folder))
+    assignment = load(Path(settings.assignment_folder))
     try:
-        result = grade_submission(Path(path), assignment, config, overrides=overrides, progress=progress, name=name)
+        result = grade_submission(job.path, assignment, settings.config, overrides=settings.overrides,
+                                  progress=progress, name=job.name)
     except Exception:  # noqa: BLE001 - a grader bug on one submission must not stop the batch
-        result = error_result(Path(path), assignment, config, name, "the grader failed on this submission:\n" + traceback.format_exc(limit=5))
-    result = _with_fingerprint(result, print_)
-    write_reports(result, Path(out_dir), formats=formats)
-    progress("done")
-    return result.to_dict()
+        message = "the grader failed on this submission:\n" + traceback.format_exc(limit=5)
+        result = error_result(job.path, assignment, settings.config, job.name, message)
+    result = replace(result, environment={**result.environment, "fingerprint": settings.fingerprint})
+    progress("writing reports")
+    write_reports(result, job.folder, formats=settings.formats)
+    events.close()
 
 
-def _with_fingerprint(result: SubmissionResult, print_: str) -> SubmissionResult:
-    from dataclasses import replace
+def _exit_with_parent(parent: int) -> None:
+    """Exit when the batch process is gone, so that an orphan never writes into an output
+    folder that a later run has locked (the sandbox worker dies with us)."""
 
-    return replace(result, environment={**result.environment, "fingerprint": print_})
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def _child_died(job: Job, assignment: Assignment, settings: Settings, why: str) -> SubmissionResult:
+    """An error result for a submission whose grading process died; written without a
+    fingerprint, so that a rerun tries it again."""
+    from grader.pipeline import error_result
+    from grader.report import write_reports
+
+    result = error_result(job.path, assignment, settings.config, job.name, why)
+    try:
+        write_reports(result, job.folder, formats=settings.formats)
+    except Exception:  # noqa: BLE001 - a renderer bug: keep at least the result itself
+        write_reports(result, job.folder, formats=("json",))
+    return result
+
+
+# --- the batch ----------------------------------------------------------------------------------
 
 
 def grade_batch(
-    paths: list[Path], assignment: Assignment, config: GraderConfig, out: Path, *, overrides: dict[str, str] | None = None,
-    jobs: int = 1, formats: tuple[str, ...] = ("html", "json", "junit", "markdown"), resume: bool = True, show_score: bool = True,
+    paths: list[Path], assignment: Assignment, config: GraderConfig, out: Path, *,
+    overrides: dict[str, str] | None = None, jobs: int = 1, formats: tuple[str, ...] = ALL_FORMATS,
+    resume: bool = True, show_score: bool = True, stream: TextIO | None = None,
 ) -> list[SubmissionResult]:
+    """Grade ``paths`` into ``out/<name>/`` and write ``out/summary.json`` and ``out/index.html``.
+
+    Returns the results in the order of ``paths``. Raises `OutputLocked` when another run
+    holds ``out``, and ``KeyboardInterrupt`` after cleaning up when interrupted."""
     from grader.report import write_batch
 
     overrides = overrides or {}
-    out.mkdir(parents=True, exist_ok=True)
-    lock = open(out / ".grader.lock", "w")  # noqa: SIM115 - held for the whole run
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise OutputLocked(f"another grading run is writing into {out}; choose another --out") from None
-
-    print_ = fingerprint(assignment, config, overrides)
-    names = unique_names(paths)
-    display = Progress(names)
-    results: dict[str, SubmissionResult] = {}
-    todo = []
-    for path, name in zip(paths, names, strict=True):
-        done = reusable(out / name, path, print_) if resume else None
-        if done is not None:
-            results[name] = done
-            display.update(name, "already graded (resumed)")
-        else:
-            todo.append((path, name))
-
-    ctx = mp.get_context("spawn")  # a fresh interpreter per child: no inherited threads or state
-    manager = ctx.Manager()
-    events = manager.Queue()
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:
-        futures = {
-            pool.submit(_grade_one, str(path), name, str(assignment.folder), config, overrides, str(out / name), formats, print_, events): name
-            for path, name in todo
-        }
-        pending = set(futures)
-        while pending:
-            _drain(events, display)
-            finished = [f for f in pending if f.done()]
-            for future in finished:
-                pending.discard(future)
-                name = futures[future]
-                try:
-                    results[name] = SubmissionResult.from_dict(future.result())
-                except Exception as exc:  # noqa: BLE001 - the child died (e.g. killed): record it and go on
-                    display.update(name, f"failed: {exc}")
-                    continue
-                r = results[name]
-                display.update(name, f"overall {r.overall:.0f}/100" if show_score else "checked")
-            time.sleep(0.1)
-        _drain(events, display)
-    manager.shutdown()
-    ordered = [results[n] for n in names if n in results]
-    summary, index = write_batch([(results[n], out / n) for n in names if n in results], out)
-    display.finish(ordered, out, index, show_score)
-    lock.close()
+    formats = tuple(dict.fromkeys(("json", *formats)))  # result.json always: resume reads it
+    settings = Settings(str(assignment.folder), config, overrides, formats, fingerprint(assignment, config, overrides))
+    batch = [Job(p, n, out / n) for p, n in zip(paths, unique_names(paths), strict=True)]
+    with output_lock(out):
+        display = Progress([job.name for job in batch], show_score, stream or sys.stderr)
+        results: dict[str, SubmissionResult] = {}
+        todo = []
+        for job in batch:
+            done = reusable(job, settings.fingerprint) if resume else None
+            if done is None:
+                todo.append(job)
+                continue
+            complete_reports(done, job.folder, formats)
+            results[job.name] = done
+            display.resumed(job.name, done)
+        results |= _run_jobs(todo, assignment, settings, max(1, jobs), display)
+        ordered = [results[job.name] for job in batch]
+        _, index = write_batch([(results[job.name], job.folder) for job in batch], out)
+        display.finish(ordered, out, index)
     return ordered
 
 
-def _drain(events: Any, display: "Progress") -> None:
-    while True:
+@dataclass
+class _Running:
+    """A grading process in flight."""
+
+    job: Job
+    process: Any  # multiprocessing's SpawnProcess
+    pipe: Connection
+    """Our end of its progress pipe; EOF when the process has finished or died."""
+    started: float
+    killed: str = ""
+    """Why we ended it, if we did."""
+
+
+def _run_jobs(todo: list[Job], assignment: Assignment, settings: Settings, jobs: int,
+              display: Progress) -> dict[str, SubmissionResult]:
+    """Run at most ``jobs`` grading processes at a time until every job has a result."""
+    ctx = mp.get_context("spawn")  # a fresh interpreter per child: no inherited threads or state
+    limits = settings.config.sandbox
+    limit_s = (max(limits.submission_timeout_s, settings.config.training_budget.timeout_s)
+               + limits.startup_timeout_s + CHILD_MARGIN_S)
+    queued = list(todo)
+    running: dict[Connection, _Running] = {}
+    results: dict[str, SubmissionResult] = {}
+    try:
+        while queued or running:
+            while queued and len(running) < jobs:
+                job = queued.pop(0)
+                receive, send = ctx.Pipe(duplex=False)
+                process = ctx.Process(target=_grade_in_child, args=(job, settings, send), name=f"grade-{job.name}")
+                process.start()
+                send.close()  # the child holds the only writer: EOF on our end means it is done
+                running[receive] = _Running(job, process, receive, time.monotonic())
+                display.started(job.name)
+            for pipe in wait(list(running), timeout=1.0):
+                run = running[pipe]
+                try:
+                    display.update(run.job.name, pipe.recv())
+                except EOFError:  # finished or died
+                    del running[pipe]
+                    results[run.job.name] = _collect(run, assignment, settings)
+                    display.finished(run.job.name, results[run.job.name], time.monotonic() - run.started)
+            for run in running.values():
+                if not run.killed and time.monotonic() - run.started > limit_s:  # past its own limits
+                    run.killed = f"the grading process was killed after {limit_s:.0f} s"
+                    run.process.kill()
+    finally:  # normally empty; after an interruption, every process still grading
+        for run in running.values():
+            run.process.terminate()
+        for run in running.values():
+            run.process.join(timeout=10)
+            if run.process.is_alive():
+                run.process.kill()
+    return results
+
+
+def _collect(run: _Running, assignment: Assignment, settings: Settings) -> SubmissionResult:
+    """The result a finished process wrote, or an error result saying how it died."""
+    from grader.report import ReportError, load_result
+
+    run.process.join()
+    run.pipe.close()
+    if run.process.exitcode == 0:
         try:
-            name, stage = events.get_nowait()
-        except queue.Empty:
-            return
-        display.update(name, stage)
+            return load_result(run.job.folder / "result.json")
+        except ReportError:
+            pass
+    why = run.killed or f"the grading process died (exit status {run.process.exitcode})"
+    return _child_died(run.job, assignment, settings, why)
+
+
+# --- progress -----------------------------------------------------------------------------------
 
 
 class Progress:
-    """Per-submission, per-stage progress: redrawn in place on a terminal, silent otherwise."""
+    """Per-submission progress: a table redrawn in place on a terminal, else one line per
+    submission started, resumed or finished (stages are shown on a terminal only)."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], show_score: bool, stream: TextIO) -> None:
         self.names = names
+        self.show_score = show_score
+        self.stream = stream
+        self.tty = stream.isatty()
         self.state = {n: "waiting" for n in names}
-        self.tty = sys.stderr.isatty()
+        self.done = 0
         self.drawn = 0
-        self.started = time.monotonic()
+        self.started_at = time.monotonic()
+
+    def started(self, name: str) -> None:
+        self.update(name, "starting")
+        self._line(f"{name}: grading")
+
+    def resumed(self, name: str, result: SubmissionResult) -> None:
+        self.done += 1
+        self.update(name, f"already graded, kept ({self._verdict(result)})")
+        self._line(f"{name}: already graded with these settings, result kept (resumed): {self._verdict(result)}")
+
+    def finished(self, name: str, result: SubmissionResult, seconds: float) -> None:
+        self.done += 1
+        self.update(name, f"{self._verdict(result)} in {seconds:.0f} s")
+        self._line(f"{name}: {self._verdict(result)} ({seconds:.0f} s)")
 
     def update(self, name: str, stage: str) -> None:
         self.state[name] = stage
         if not self.tty:
             return
-        if self.drawn:
-            sys.stderr.write(f"\x1b[{self.drawn}F")
+        if self.drawn:  # move back up over the previous drawing
+            self.stream.write(f"\x1b[{self.drawn}F")
         width = max(len(n) for n in self.names)
+        elapsed = time.monotonic() - self.started_at
+        self.stream.write(f"\x1b[2Kgrading: {self.done}/{len(self.names)} done, {elapsed:.0f} s\n")
         for n in self.names:
-            sys.stderr.write(f"\x1b[2K  {n:<{width}}  {self.state[n]}\n")
-        self.drawn = len(self.names)
-        sys.stderr.flush()
+            self.stream.write(f"\x1b[2K  {n:<{width}}  {self.state[n]}\n")
+        self.drawn = len(self.names) + 1
+        self.stream.flush()
 
-    def finish(self, results: list[SubmissionResult], out: Path, index: Path, show_score: bool) -> None:
-        elapsed = time.monotonic() - self.started
+    def finish(self, results: list[SubmissionResult], out: Path, index: Path) -> None:
+        """The closing table on stdout: one line per submission, then where the reports are."""
+        elapsed = time.monotonic() - self.started_at
         width = max((len(r.submission.name) for r in results), default=10)
         for r in results:
-            grade = f"overall {r.overall:5.1f}" if show_score else ""
+            grade = f"overall {r.overall:5.1f}  " if self.show_score else ""
             tasks = " ".join(f"{t.id}:{t.status}" for t in r.tasks.values())
-            print(f"{r.submission.name:<{width}}  {grade}  {tasks}")
+            print(f"{r.submission.name:<{width}}  {grade}{tasks}")
         print(f"graded {len(results)} submission(s) in {elapsed:.0f} s; reports in {out}/ (open {index})")
+
+    def _line(self, text: str) -> None:
+        if not self.tty:
+            self.stream.write(f"[{self.done}/{len(self.names)}] {text}\n")
+            self.stream.flush()
+
+    def _verdict(self, result: SubmissionResult) -> str:
+        if result.errors and all(t.status in ("error", "missing") for t in result.tasks.values()):
+            return "error: " + result.errors[0].splitlines()[0]
+        passed = sum(t.status == "pass" for t in result.tasks.values())
+        score = f"overall {result.overall:.1f}, " if self.show_score else ""
+        return f"{score}{passed}/{len(result.tasks)} tasks pass"

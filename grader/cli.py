@@ -1,7 +1,10 @@
-"""The command line: ``grader grade``, ``report``, ``assignments``, ``handout``, ``check``, ``summary``.
+"""The command line: ``grader grade``, ``check``, ``report``, ``summary``, ``assignments``, ``handout``.
 
-Exit status: 0 when graded (and at or above ``--fail-under`` when given), 1 when graded below
-it, 2 for a usage or input error.
+Exit status (DESIGN.md): 0 when graded (and at or above ``--fail-under`` when given; for
+``check``, when no check fails), 1 when graded below it (for ``check``: a check failed or the
+code did not load), 2 for a usage or input error (a bad option, a missing file, an unknown
+assignment, an output folder another run is writing into), 130 when interrupted (Ctrl-C or
+SIGTERM; finished results are kept and a rerun resumes).
 """
 
 from __future__ import annotations
@@ -9,19 +12,50 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from grader import __version__
-from grader.assignment import AssignmentError, available, get
-from grader.config import GraderConfig
+from grader.assignment import Assignment, AssignmentError, available, get
+from grader.config import CHECK_BUDGETS, GraderConfig
 
-EXIT_OK, EXIT_BELOW, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from grader.result import SubmissionResult
+
+EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SUBMISSION_SUFFIXES = (".ipynb", ".py", ".md", ".txt", ".markdown")
+"""Files a folder argument contributes (files named one by one are taken whatever their name)."""
+REPORT_FORMATS = ("html", "json", "junit", "markdown")
 
-EPILOG_GRADE = """example:
-  grader grade submissions/ ../shared/seeds/004_*.ipynb --assignment transformer_lm --out out/
-  grader grade cand.ipynb --assignment transformer_lm --data-dir ../shared/data/ptb --splits valid:test --fail-under 60
+EPILOG_GRADE = """examples:
+  grader grade submissions/typical.py --assignment transformer_lm --out out/
+  grader grade submissions/ '../shared/seeds/004_*.ipynb' -a transformer_lm --out out/ --jobs 2
+  grader grade cand.ipynb -a transformer_lm --data-dir ../shared/data/ptb --splits valid:test --fail-under 60
+  grader grade cand.py -a transformer_lm --map attention=my_attention --format json,junit
+
+Writes out/<name>/result.json (always: resume and `grader report` read it) and the reports
+--format asks for (scorecard.html, junit.xml, summary.md), then out/summary.json and
+out/index.html over the batch. A rerun on the same --out keeps results already graded with
+the same file and settings. Exit status: 0 graded, 1 below --fail-under, 2 bad input.
+"""
+
+EPILOG_CHECK = """example:
+  grader check my_answer.ipynb --assignment transformer_lm
+
+Runs every check of `grader grade` and the training run, prints each check that fails with
+its message, and no grade. Exit status: 0 when no check fails, 1 when a check fails or errors
+(or the code does not load), 2 on bad input.
+"""
+
+EPILOG_SUMMARY = """example:
+  grader summary ci-artifacts/*/ --out leaderboard/
+
+Finds every result.json under the folders (e.g. the report artifacts of many CI runs) and
+writes one leaderboard: DIR/summary.json (one row per result, best overall first: name, path,
+sha256, overall, the four criteria, tasks passed, training verdict, relative links) and
+DIR/index.html, a sortable page linking each scorecard. It also prints the ranking.
 """
 
 
@@ -29,16 +63,19 @@ class UsageError(Exception):
     """A problem with the command line or its inputs (exit status 2)."""
 
 
+# --- reading the command line -------------------------------------------------------------------
+
+
 def expand_paths(patterns: list[str]) -> list[Path]:
     """Files named directly, files matched by globs, and submission files inside folders."""
     found: list[Path] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) or [pattern]
-        for match in matches:
+        for match in sorted(glob.glob(pattern)) or [pattern]:
             path = Path(match)
             if path.is_dir():
-                found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES and p.name.lower() != "readme.md")
-            elif path.exists():
+                found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES
+                                and p.name.lower() != "readme.md")
+            elif path.is_file():
                 found.append(path)
             else:
                 raise UsageError(f"no such file or folder: {pattern}")
@@ -48,13 +85,18 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return unique
 
 
-def parse_map(items: list[str]) -> dict[str, str]:
+def parse_map(items: list[str], assignment: Assignment) -> dict[str, str]:
+    """``--map task=symbol`` options, checked against the assignment's task ids (and, for an
+    assignment with training, ``training.train`` and ``training.evaluate``: the loop functions)."""
+    tasks = [t.id for t in assignment.tasks] + (["training.train", "training.evaluate"] if assignment.training else [])
     mapping = {}
     for item in items:
-        task, sep, symbol = item.partition("=")
+        task, sep, symbol = (part.strip() for part in item.partition("="))
         if not sep or not task or not symbol:
             raise UsageError(f"--map expects task=symbol, got {item!r}")
-        mapping[task.strip()] = symbol.strip()
+        if task not in tasks:
+            raise UsageError(f"--map: {assignment.id} has no task {task!r}; its tasks: {', '.join(tasks)}")
+        mapping[task] = symbol
     return mapping
 
 
@@ -65,63 +107,126 @@ def parse_splits(text: str) -> tuple[str, str]:
     return train, valid
 
 
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"--format: unknown {', '.join(unknown) or 'empty list'}; choose from {','.join(REPORT_FORMATS)}")
+    return formats
+
+
 def config_from(args: argparse.Namespace) -> GraderConfig:
-    splits = parse_splits(args.splits) if getattr(args, "splits", None) else ("train", "valid")
-    data_dir = getattr(args, "data_dir", None)
-    if data_dir and not Path(data_dir).is_dir():
-        raise UsageError(f"--data-dir {data_dir} is not a folder")
-    if data_dir and not getattr(args, "splits", None):
-        splits = ("valid", "test") if not Path(data_dir, "ptb.train.txt").exists() else ("train", "valid")
-    return GraderConfig(budget=args.budget, seed=args.seed, device=args.device, data_dir=data_dir, splits=splits)
+    splits = parse_splits(args.splits) if args.splits else ("train", "valid")
+    if args.data_dir and not Path(args.data_dir).is_dir():
+        raise UsageError(f"--data-dir {args.data_dir} is not a folder")
+    if args.data_dir and not args.splits and not Path(args.data_dir, "ptb.train.txt").exists():
+        splits = ("valid", "test")  # the offline copy has no train split
+    if args.data_dir:
+        missing = [s for s in splits if not Path(args.data_dir, f"ptb.{s}.txt").is_file()]
+        if missing:
+            raise UsageError(f"--data-dir {args.data_dir} has no " + ", ".join(f"ptb.{s}.txt" for s in missing))
+    return GraderConfig(budget=args.budget, seed=args.seed, device=args.device, data_dir=args.data_dir, splits=splits)
 
 
-def cmd_grade(args: argparse.Namespace, *, score: bool = True) -> int:
-    from grader.batch import grade_batch
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def percentage(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {value:g}")
+    return value
+
+
+# --- the verbs ----------------------------------------------------------------------------------
+
+
+def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[SubmissionResult]:
+    """Grade every submission the arguments name; shared by ``grade`` and ``check``."""
+    from grader.batch import OutputLocked, grade_batch
 
     assignment = get(args.assignment, args.assignments_dir)
-    paths = expand_paths(args.paths)
+    overrides = parse_map(args.map, assignment)
+    formats = parse_formats(args.format)
     config = config_from(args)
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    results = grade_batch(paths, assignment, config, Path(args.out), overrides=parse_map(args.map),
-                          jobs=args.jobs, formats=formats, resume=not args.no_resume, show_score=score)
+    paths = expand_paths(args.paths)
+    try:
+        return grade_batch(paths, assignment, config, Path(args.out), overrides=overrides, jobs=args.jobs,
+                           formats=formats, resume=not args.no_resume, show_score=show_score)
+    except OutputLocked as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    results = run_grading(args, show_score=True)
     if args.fail_under is not None:
         low = [r for r in results if r.overall < args.fail_under]
+        for r in low:
+            print(f"{r.submission.name}: overall {r.overall:.1f} is below --fail-under {args.fail_under:g}", file=sys.stderr)
         if low:
-            print(f"{len(low)} submission(s) graded below --fail-under {args.fail_under:g}", file=sys.stderr)
             return EXIT_BELOW
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    args.out = args.out or str(Path(".grader-check"))
-    args.fail_under = None
-    return cmd_grade(args, score=False)
+    """The candidate's self-check: the failing checks in words, no grade."""
+    args.out = args.out or ".grader-check"
+    failed = False
+    for result in run_grading(args, show_score=False):
+        problems = [f"  {c.status.upper()} {c.name}: {c.message.splitlines()[0] if c.message else ''}"
+                    for task in result.tasks.values() for c in task.checks if c.status in ("fail", "error")]
+        problems += [f"  ERROR {e.splitlines()[0]}" for e in result.errors]
+        missing = [t.id for t in result.tasks.values() if t.status == "missing"]
+        failed |= bool(problems)
+        print(f"{result.submission.name}: {len(problems)} problem(s)" + (":" if problems else ", every check passed"))
+        for line in problems:
+            print(line)
+        if missing:
+            print(f"  not attempted (nothing to check): {', '.join(missing)}")
+    print(f"details: {args.out}/<name>/summary.md and scorecard.html")
+    return EXIT_BELOW if failed else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from grader.report import load_result, write_reports
+    from grader.report import ReportError, load_result, write_reports
 
+    formats = tuple(f for f in parse_formats(args.format) if f != "json")  # never rewrite the source
     for name in args.results:
-        path = Path(name)
-        if not path.exists():
-            raise UsageError(f"no such result file: {name}")
-        result = load_result(path)
-        written = write_reports(result, path.parent, formats=("html", "junit", "markdown"))
+        try:
+            result = load_result(Path(name))
+        except ReportError as exc:
+            raise UsageError(str(exc)) from None
+        written = write_reports(result, Path(name).parent, formats=formats)
         print(f"re-rendered {', '.join(str(p) for p in written.values())}")
     return EXIT_OK
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from grader.report import load_result, write_batch
+    from grader.report import ReportError, load_result, write_batch
 
-    results = []
+    paths: list[Path] = []
     for folder in args.folders:
-        for path in sorted(Path(folder).rglob("result.json")):
+        if not Path(folder).is_dir():
+            raise UsageError(f"no such folder: {folder}")
+        paths += sorted(Path(folder).rglob("result.json"))
+    results = []
+    for path in dict.fromkeys(p.resolve() for p in paths):
+        try:
             results.append((load_result(path), path.parent))
+        except ReportError as exc:
+            print(f"grader: skipped {exc}", file=sys.stderr)
     if not results:
-        raise UsageError("no result.json found under " + " ".join(args.folders))
+        raise UsageError("no readable result.json found under " + " ".join(args.folders))
     summary, index = write_batch(results, Path(args.out))
-    print(f"{len(results)} results merged: {index} and {summary}")
+    ranked = sorted(results, key=lambda pair: (-pair[0].overall, pair[0].submission.name))
+    for rank, (result, folder) in enumerate(ranked, start=1):
+        passed = sum(t.status == "pass" for t in result.tasks.values())
+        print(f"{rank:>3}. {result.overall:5.1f}  {passed}/{len(result.tasks)} tasks  {result.submission.name}  ({folder})")
+    print(f"{len(results)} results merged into {summary} and {index}")
     return EXIT_OK
 
 
@@ -139,80 +244,90 @@ def cmd_assignments(args: argparse.Namespace) -> int:
 def cmd_handout(args: argparse.Namespace) -> int:
     from grader.handout import write_handout
 
-    assignment = get(args.name, args.assignments_dir)
-    path = write_handout(assignment, Path(args.out))
-    print(f"wrote {path}")
+    path = write_handout(get(args.name, args.assignments_dir), Path(args.out))
+    print(f"wrote {path} and {path.with_suffix('.py')}")
     return EXIT_OK
+
+
+# --- the parser ---------------------------------------------------------------------------------
 
 
 def add_grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="submission files, folders or globs")
     p.add_argument("--assignment", "-a", required=True, help="assignment id (see `grader assignments`) or folder")
-    p.add_argument("--budget", choices=("quick", "standard", "thorough", "full"), default="quick",
-                   help="examples per property and training steps (default: quick, about a minute per submission on 2 CPU cores)")
-    p.add_argument("--jobs", "-j", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+    p.add_argument("--budget", choices=tuple(CHECK_BUDGETS), default="quick",
+                   help="examples per property and training steps (default: quick, under a minute per submission on 2 CPU cores)")
+    p.add_argument("--jobs", "-j", type=positive_int, default=max(1, (os.cpu_count() or 2) // 2),
                    help="submissions graded in parallel (default: half the cores; each worker uses one thread)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the candidate's model runs")
     p.add_argument("--data-dir", help="folder with ptb.<split>.txt (e.g. ../shared/data/ptb); default: the synthetic corpus")
     p.add_argument("--splits", help="training:validation splits (default train:valid, or valid:test when there is no train split)")
-    p.add_argument("--map", action="append", default=[], metavar="TASK=SYMBOL", help="grade TASK with the candidate's SYMBOL")
-    p.add_argument("--format", default="html,json,junit,markdown", help="reports to write (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed for Hypothesis, torch and the synthetic corpus")
+    p.add_argument("--map", action="append", default=[], metavar="TASK=SYMBOL", help="grade TASK with the candidate's SYMBOL (repeatable; training.train=FN names their loop)")
+    p.add_argument("--format", default=",".join(REPORT_FORMATS), help="reports to write, comma-separated (default: all of html,json,junit,markdown)")
+    p.add_argument("--seed", type=int, default=0, help="seed for Hypothesis, torch and the synthetic corpus (default 0)")
     p.add_argument("--no-resume", action="store_true", help="regrade submissions whose result.json is already up to date")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Grade machine-learning interview coding tests: "
-                                     "sandboxed, property-checked against a reference, trained, scored and explained.")
+                                     "sandboxed, property-checked against a reference, trained, scored and explained.",
+                                     epilog="example:\n  grader grade submissions/ --assignment transformer_lm --out out/\n"
+                                     "run `grader COMMAND --help` for each command's options and examples",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     parser.add_argument("--assignments-dir", action="append", default=[], help="extra folder of assignments")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    raw = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("grade", help="grade submissions and write reports", epilog=EPILOG_GRADE,
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Grade each submission: DIR/<name>/result.json and scorecard.html, and for a batch "
-                       "DIR/summary.json and DIR/index.html. Exit 0 when graded (and at or above --fail-under), 1 below it, 2 on bad input.")
+    p = sub.add_parser("grade", help="grade submissions and write reports", epilog=EPILOG_GRADE, formatter_class=raw,
+                       description="Grade each submission: sandboxed property checks against the reference, a "
+                       "training run, the four criteria and an overall grade out of 100.")
     add_grading_options(p)
     p.add_argument("--out", "-o", default="out", help="output folder (default: out)")
-    p.add_argument("--fail-under", type=float, help="exit 1 if any overall grade is below this (0-100)")
+    p.add_argument("--fail-under", type=percentage, metavar="GRADE", help="exit 1 if any overall grade is below GRADE (0-100)")
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("check", help="the candidate's self-check before submitting (same checks, no score)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  grader check my_answer.ipynb --assignment transformer_lm\n")
+    p = sub.add_parser("check", help="the candidate's self-check before submitting (same checks, no grade)",
+                       epilog=EPILOG_CHECK, formatter_class=raw,
+                       description="Run the grader's checks on your answer and list the ones that fail.")
     add_grading_options(p)
-    p.add_argument("--out", "-o", default=None, help="where to write the report (default: .grader-check)")
+    p.add_argument("--out", "-o", default=None, help="where to write the reports (default: .grader-check)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("report", help="re-render scorecards from result.json files",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  grader report out/strong/result.json\n")
+    p = sub.add_parser("report", help="re-render the reports of result.json files", formatter_class=raw,
+                       epilog="example:\n  grader report out/typical/result.json\n\nWrites scorecard.html, junit.xml "
+                       "and summary.md beside each result.json, with the current templates.\n")
     p.add_argument("results", nargs="+", metavar="RESULT_JSON")
+    p.add_argument("--format", default="html,junit,markdown", help="reports to re-render (default: html,junit,markdown)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("summary", help="merge result.json files of many runs into one leaderboard",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  grader summary ci-artifacts/*/ --out leaderboard/\n")
+    p = sub.add_parser("summary", help="merge the results of many runs into one leaderboard",
+                       epilog=EPILOG_SUMMARY, formatter_class=raw)
     p.add_argument("folders", nargs="+", metavar="DIR")
-    p.add_argument("--out", "-o", default="leaderboard")
+    p.add_argument("--out", "-o", default="leaderboard", help="folder for summary.json and index.html (default: leaderboard)")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("assignments", help="list the tests the harness knows, with their tasks",
-                       epilog="example:\n  grader assignments\n", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("assignments", help="list the tests the harness knows, with their tasks", formatter_class=raw,
+                       epilog="example:\n  grader assignments\n  grader --assignments-dir my_tests/ assignments\n")
     p.set_defaults(func=cmd_assignments)
 
-    p = sub.add_parser("handout", help="write the starter notebook a candidate receives",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  grader handout transformer_lm --out handout/\n")
+    p = sub.add_parser("handout", help="write the starter notebook a candidate receives", formatter_class=raw,
+                       epilog="example:\n  grader handout transformer_lm --out handout/\n\nWrites <id>.ipynb (no outputs) "
+                       "and <id>.py (jupytext py:percent) with the same cells.\n")
     p.add_argument("name", help="assignment id")
-    p.add_argument("--out", "-o", default=".", help="folder to write the notebook into")
+    p.add_argument("--out", "-o", default=".", help="folder to write the starter files into (default: .)")
     p.set_defaults(func=cmd_handout)
     return parser
 
 
+def _terminated(signum: int, frame: object) -> NoReturn:
+    """SIGTERM (a CI job cancelled, `kill`) ends a run the way Ctrl-C does, children included."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)  # exits 2 itself on a malformed command line
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except (UsageError, AssignmentError) as exc:
@@ -220,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("grader: interrupted; finished results are kept and a rerun resumes", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

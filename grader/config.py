@@ -106,6 +106,11 @@ class TrainingThresholds:
     leak_margin_nats: float = 0.25
     """A validation loss this far below the corpus's entropy floor (synthetic) means the model
     sees future tokens: no honest model can beat the floor."""
+    context_margin_nats: float = 0.1
+    """A model that ignores its input can still lower the loss, to the unigram baseline, by
+    learning token frequencies. When the reference model beats that baseline by more than
+    this in the same budget (so the budget is long enough to learn from context), a
+    candidate's model that does not beat it by this much counts as not going down."""
 
 
 @dataclass(frozen=True)
@@ -141,10 +146,44 @@ class ScoringConfig:
         default_factory=lambda: {"info": 0.0, "minor": 4.0, "major": 10.0}
     )
     """Points a static finding takes off its criterion, by severity."""
+    failed_generality_cost: float = 25.0
+    """Reusability points off per failed generality check (another size, length, head count,
+    dtype or a default of the signature): each is code that breaks the moment it is reused."""
     readability_per_100_lines: float = 3.0
     """Points off readability per ruff finding per 100 candidate lines."""
     max_complexity: int = 10
     """Cyclomatic complexity above which a function is flagged (McCabe's own threshold)."""
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How written answers are found and scored."""
+
+    misconception_penalty: float = 0.1
+    """Taken off the suggested score (0..1) per distinct misconception flagged. Half a point
+    of a five-point rubric: the flag and its quote are shown to the human, who decides; a
+    pattern that flags by mistake must not sink an otherwise good answer."""
+    min_words: int = 4
+    """An answer with fewer words cannot state a point and its reason ("See above.",
+    "O(n^2)."): it scores 0 and the note says why."""
+    max_quotes: int = 2
+    """Sentences quoted per rubric point: the first is the evidence, a second shows it was
+    not a slip of the pen; more would repeat the answer."""
+    fallback_min_points: int = 2
+    """With no question heading or repeated prompt, a prose cell is taken as the answer only
+    when it earns at least this many distinct rubric points: one point is what any cell on
+    the topic earns by chance."""
+    max_answer_chars: int = 20_000
+    """Only this much of an answer (or of a prose block tried as one) is scored: an essay
+    answer is a few thousand characters, and a pasted log of megabytes must not stall a
+    batch (matching costs about 3 µs a character). The whole answer is still shown."""
+    anchor_coverage: float = 0.5
+    """Share of the prompt's content words a line must repeat to count as the question
+    asked again (a paraphrased heading repeats half of them)."""
+
+
+DEFAULT_ANSWERS = AnswerConfig()
+"""The default written-answer settings, for functions that take them as an argument."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +204,7 @@ class GraderConfig:
     training: TrainingThresholds = field(default_factory=TrainingThresholds)
     timing: TimingConfig = field(default_factory=TimingConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    answers: AnswerConfig = field(default_factory=AnswerConfig)
 
     @property
     def checks(self) -> CheckBudget:
@@ -174,5 +214,5 @@ class GraderConfig:
     def training_budget(self) -> TrainingBudget:
         return TRAINING_BUDGETS[self.budget]
 
-    def with_(self, **changes: object) -> "GraderConfig":
+    def with_(self, **changes: object) -> GraderConfig:
         return replace(self, **changes)

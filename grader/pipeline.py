@@ -18,14 +18,15 @@ from typing import Any
 import hypothesis
 import torch
 
-from grader import __version__, scoring, training
+from grader import __version__, positional, scoring, timing, training
+from grader.answers import find_and_score
 from grader.assignment import Assignment, TaskSpec
 from grader.checks import SUITES
 from grader.checks import mask_source as masks
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
 from grader.intake import extract, load_submission, resolve
-from grader.quality import analyse, readability_score
+from grader.quality import analyse_submission, readability_score
 from grader.result import (
     CheckResult,
     CriterionScore,
@@ -51,12 +52,15 @@ def grade_submission(
     if name:
         sub = replace(sub, name=name)
     extracted = extract(sub, assignment.handout_source())
+    answers = find_and_score(assignment, sub.cells, config.answers)
     resolutions = resolve(extracted, assignment, overrides)
     say("static analysis")
-    quality = analyse(extracted.source, extracted.candidate_lines or None)
+    # The static review reads the candidate's top-level cells too (the worker never runs them).
+    quality = analyse_submission(sub, extracted, assignment.handout_source())
     errors = [*sub.errors, *extracted.errors, *extracted.load_risks]
     checks: dict[str, list[CheckResult]] = {}
     training_result: TrainingResult | None = None
+    timings = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
     sandbox_info: dict[str, Any] = {}
     if extracted.source.strip():
         with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=sub.name) as worker:
@@ -67,7 +71,7 @@ def grade_submission(
             if not report.ok:
                 errors.append(f"your code failed to load in the sandbox: {report.error.summary() if report.error else 'unknown error'}")
             else:
-                checks, training_result = run_checks(worker, assignment, resolutions, report.symbols, config, say)
+                checks, training_result, timings = run_checks(worker, assignment, resolutions, report.symbols, config, say)
     else:
         errors.append("no Python code was found in the submission")
 
@@ -76,9 +80,9 @@ def grade_submission(
     all_checks = [c for cs in checks.values() for c in cs]
     readability, readability_evidence = readability_score(quality)
     criteria = {
-        "completion": scoring.completion(tasks.values(), (), {q.id: q.weight for q in assignment.questions}),
-        "optimisation": scoring.optimisation((), findings, config.timing),
-        "reusability": scoring.reusability(all_checks, findings),
+        "completion": scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions}),
+        "optimisation": scoring.optimisation(timings.timings, findings, config.timing, timings.evidence),
+        "reusability": scoring.reusability(all_checks, findings, config.scoring.failed_generality_cost),
         "readability": CriterionScore("readability", readability, tuple(readability_evidence),
                                       tuple(f for f in findings if f.criterion == "readability"), metrics=quality.metrics),
     }
@@ -91,35 +95,31 @@ def grade_submission(
         criteria=criteria,
         overall=scoring.overall(criteria, weights),
         environment=environment(config, training_result, sandbox_info, time.monotonic() - started),
-        source=extracted.source,
-        candidate_lines=tuple(sorted(extracted.candidate_lines)),
+        source=quality.source,
+        candidate_lines=tuple(sorted(quality.candidate_lines)),
+        timings=timings.timings,
         findings=findings,
+        answers=answers,
         intake=intake_summary(sub, extracted, resolutions),
         errors=tuple(errors),
     )
 
 
 def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
-               config: GraderConfig, say: Progress) -> tuple[dict[str, list[CheckResult]], TrainingResult | None]:
-    """Every task's suite, then the training check, in one worker."""
+               config: GraderConfig, say: Progress) -> tuple[dict[str, list[CheckResult]], TrainingResult | None, timing.TimingReport]:
+    """Every task's suite, then the training check, then the timings, in one worker."""
     symbol_of = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
-    loop = resolutions.get("training")
-    parts = dict(loop.parts) if loop is not None else {}
-    model_cls, train_fn = parts.get("model") or symbol_of.get("training"), parts.get("train")
-    say("finding the causal mask")
-    observe = None
-    if train_fn and model_cls and train_fn in symbols and assignment.training:
-        observe = lambda: training.observe_masks(  # noqa: E731 - passed on, called at most once
-            worker, train_fn, model_cls, symbol_of.get("attention"), symbols[train_fn].params, assignment.training)
-    try:
-        source = masks.find(worker, symbol_of.get("causal_mask"), symbol_of.get("attention"), observe)
-    except WorkerError as exc:
-        source = masks.MaskSource(None, None, f"finding the mask failed: {exc.summary()}")
-        worker.restart()
+    parts = training_parts(resolutions)
+    kind = assignment.training.kind if assignment.training else None
+    if kind == "language_model":
+        say("finding the causal mask")
+        source = find_mask(worker, assignment, resolutions, symbols)
+    else:
+        source = masks.MaskSource(None, None, "this assignment has no causal mask")
     shared = {"mask_source": source, "symbols": symbols}
     results: dict[str, list[CheckResult]] = {}
     for task in assignment.tasks:
-        symbol = symbol_of.get(task.id) if task.id != "training" else model_cls
+        symbol = symbol_of.get(task.id) if task.id != "training" else parts.get("model")
         if task.suite not in SUITES or (symbol is None and task.id != "causal_mask"):
             continue
         if task.id == "causal_mask" and symbol is None and source.style is None and not resolutions[task.id].found:
@@ -131,12 +131,58 @@ def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
         except WorkerError as exc:  # the suite itself could not start (e.g. construction killed the worker)
             results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
             worker.restart()
-    training_result = None
-    if assignment.training and model_cls:
+    training_result, training_checks = None, []
+    if kind == "positional_dummy":  # runs without a model too: the candidate's dummy data is checked alone
+        say("training")
+        training_result, training_checks = positional.run_training(worker, assignment, symbols, config, model=parts.get("model"))
+    elif kind == "language_model" and parts.get("model"):
         say("training")
         training_result, training_checks = run_training(worker, assignment, parts, symbols, source, config)
+    if training_checks:
         results.setdefault("training", []).extend(training_checks)
-    return results, training_result
+    say("timing against the reference")
+    timed = {task: symbol_of.get(task) for task in ("attention", "multi_head_attention")} | {"training": parts.get("model")}
+    vocab = training_result.vocab_size if training_result and training_result.vocab_size else timing.PTB_VOCAB
+    timings = timing.measure(worker, assignment, timed, config, mask=causal_mask(worker, source, assignment), vocab_size=vocab)
+    return results, training_result, timings
+
+
+def causal_mask(worker: Any, source: masks.MaskSource, assignment: Assignment) -> torch.Tensor | None:
+    """The candidate's own causal mask for the training window, or None when they have none
+    (or it cannot be built: the checks report why)."""
+    if source.style is None or assignment.training is None:
+        return None
+    try:
+        return source.mask(worker, assignment.training.options.get("bptt", 35), torch.float32)
+    except WorkerError:
+        worker.restart()
+        return None
+
+
+def training_parts(resolutions: dict[str, Any]) -> dict[str, str | None]:
+    """The training task's parts: ``model``, ``train`` and ``evaluate`` symbols (or None)."""
+    loop = resolutions.get("training")
+    parts: dict[str, str | None] = dict(loop.parts) if loop is not None else {}
+    if not parts.get("model") and loop is not None and loop.found and loop.resolved_by != "inline":
+        parts["model"] = loop.symbol
+    return parts
+
+
+def find_mask(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any]) -> masks.MaskSource:
+    """Where the candidate's causal mask comes from: their mask function, or the masks their
+    own train() passes to the model (observed), or nowhere."""
+    symbol_of = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
+    parts = training_parts(resolutions)
+    model_cls, train_fn = parts.get("model"), parts.get("train")
+    observe = None
+    if train_fn and model_cls and train_fn in symbols and assignment.training:
+        observe = lambda: training.observe_masks(
+            worker, train_fn, model_cls, symbol_of.get("attention"), symbols[train_fn].params, assignment.training)
+    try:
+        return masks.find(worker, symbol_of.get("causal_mask"), symbol_of.get("attention"), observe)
+    except WorkerError as exc:
+        worker.restart()
+        return masks.MaskSource(None, None, f"finding the mask failed: {exc.summary()}")
 
 
 def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | None], symbols: dict[str, Any],
@@ -145,7 +191,7 @@ def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | Non
     assert spec is not None
     corpus = load_corpus(config.data_dir, config.splits)
     opts = spec.options
-    mask = source.mask(worker, opts.get("bptt", 35), torch.float32) if source.style is not None else None
+    mask = causal_mask(worker, source, assignment)
     runs = []
     try:
         worker.run("reseed", config.seed)
@@ -165,7 +211,9 @@ def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | Non
         except WorkerError as exc:
             runs.append(training.TrainingRun("candidate_loop", "error", f"your {train_fn}() could not be run: {exc.summary()}"))
             worker.restart()
-    return training.result(runs, corpus, config), training.checks_from_runs("training", runs, observations)
+    if spec.kind == "language_model":
+        runs.append(training.reference_baseline(corpus, spec, config))
+    return training.result(runs, corpus, config), training.checks_from_runs("training", runs, observations, corpus.unigram_entropy, config)
 
 
 def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> TaskResult:
@@ -208,4 +256,4 @@ def error_result(path: Path, assignment: Assignment, config: GraderConfig, name:
     return SubmissionResult(info, assignment.id, tasks, None, criteria, 0.0, environment(config, None, {}, 0.0), errors=(message,))
 
 
-__all__ = ["grade_submission", "error_result", "CandidateError"]
+__all__ = ["CandidateError", "error_result", "grade_submission"]

@@ -12,6 +12,7 @@ All types are frozen dataclasses that convert to and from plain JSON data
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -215,6 +216,8 @@ class WrittenAnswer:
     """Each misconception flagged: ``{"id", "message", "quote"}``."""
     answer: str = ""
     """The answer text as found."""
+    note: str = ""
+    """How the answer was found and what the score means, or why there is none."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,7 @@ class SubmissionResult:
         return to_jsonable(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SubmissionResult":
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
         return from_jsonable(cls, data)
 
 
@@ -291,7 +294,7 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+    if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
 

@@ -68,33 +68,45 @@ def timing_band(ratio: float, config: TimingConfig) -> float:
     return config.slowest_score
 
 
-def optimisation(timings: Sequence[Timing], findings: Sequence[Finding], timing: TimingConfig) -> CriterionScore:
-    evidence: list[str] = []
+def optimisation(
+    timings: Sequence[Timing], findings: Sequence[Finding], timing: TimingConfig, notes: Sequence[str] = ()
+) -> CriterionScore:
+    """Band score of the timings' geometric-mean ratio, minus static findings. ``notes`` are
+    shown first (`grader.timing.TimingReport.evidence`: the clock used, what was not timed)."""
+    evidence: list[str] = list(notes)
     usable = [t for t in timings if t.reference_ms > 0 and math.isfinite(t.candidate_ms)]
     if usable:
         # Geometric mean: a 2x win on one call and a 2x loss on another cancel out.
         ratio = math.exp(sum(math.log(t.ratio) for t in usable) / len(usable))
         base = timing_band(ratio, timing)
         for t in usable:
-            evidence.append(f"{t.name}: {t.candidate_ms:.3g} ms vs reference {t.reference_ms:.3g} ms ({t.ratio:.2f}x)")
+            evidence.append(
+                f"{t.name}: {t.candidate_ms:.3g} ms (IQR {t.candidate_iqr_ms:.2g}) vs reference "
+                f"{t.reference_ms:.3g} ms (IQR {t.reference_iqr_ms:.2g}) — {t.ratio:.2f}x"
+            )
         evidence.append(f"timed {ratio:.2f}x the reference (geometric mean) — band score {base:g}")
     else:
         ratio, base = float("nan"), 100.0
-        evidence.append("nothing could be timed (the code did not run); the score rests on static findings only")
+        evidence.append("nothing was timed; the score rests on static findings only")
     score, static = _minus_findings(base, findings, "optimisation")
     return CriterionScore("optimisation", score, tuple(evidence + static), tuple(f for f in findings if f.criterion == "optimisation"),
                           metrics={"time_ratio": None if math.isnan(ratio) else round(ratio, 3)})
 
 
-def reusability(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> CriterionScore:
+def reusability(checks: Sequence[CheckResult], findings: Sequence[Finding], failed_check_cost: float = 25.0) -> CriterionScore:
+    """100, minus ``failed_check_cost`` per failed generality check (other sizes, lengths,
+    defaults) and the static findings' costs. Points off per failure, not a share passed: an
+    assignment with one generality check would otherwise give 0 for one failure."""
     counted = [c for c in checks if c.criterion == "reusability" and c.status != "skip"]
+    failed = [c for c in counted if not c.passed]
     evidence = [f"{c.name}: {'passed' if c.passed else c.status} — {c.message}" for c in counted]
-    base = 100.0 * sum(c.passed for c in counted) / len(counted) if counted else 100.0
+    evidence += [f"-{failed_check_cost:g}: {c.name} does not generalise" for c in failed]
+    base = max(0.0, 100.0 - failed_check_cost * len(failed))
     if not counted:
         evidence.append("no generality check could run; the score rests on static findings only")
     score, static = _minus_findings(base, findings, "reusability")
     return CriterionScore("reusability", score, tuple(evidence + static), tuple(f for f in findings if f.criterion == "reusability"),
-                          metrics={"generality_checks_passed": sum(c.passed for c in counted), "generality_checks": len(counted)})
+                          metrics={"generality_checks_passed": len(counted) - len(failed), "generality_checks": len(counted)})
 
 
 def _minus_findings(base: float, findings: Sequence[Finding], criterion: str) -> tuple[float, list[str]]:

@@ -29,7 +29,8 @@ from grader.assignment import TrainingSpec
 from grader.checks.masks import identify
 from grader.config import GraderConfig
 from grader.result import CheckResult, CurvePoint, TrainingResult, TrainingRun
-from grader.sandbox import CandidateError, WorkerError
+from grader.sandbox import CandidateError, Sandbox, WorkerError
+from grader.trusted import reference_modules
 from reference.data import Corpus, batchify
 
 PTB_FLOOR_NATS = 3.5
@@ -58,7 +59,7 @@ class EvalSet:
     windows: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # each (B, L) data, (B, L) targets
 
     @classmethod
-    def from_tokens(cls, tokens: torch.Tensor, batch: int, bptt: int, count: int) -> "EvalSet":
+    def from_tokens(cls, tokens: torch.Tensor, batch: int, bptt: int, count: int) -> EvalSet:
         columns = batchify(tokens, batch)  # (seq, batch)
         starts = torch.linspace(0, columns.size(0) - bptt - 2, count).long().tolist()
         return cls(tuple((columns[i : i + bptt].t(), columns[i + 1 : i + 1 + bptt].t()) for i in starts))
@@ -93,7 +94,8 @@ def train_and_measure(
     try:
         before = validation_loss(worker, model, evals, mask, vocab)
         curve.append(CurvePoint(0, None, before))
-        trainer = worker.run("lm_trainer", model, opts.get("lr", 5.0), opts.get("clip", 0.5), opts.get("gamma", 0.95))
+        trainer = worker.run("lm_trainer", model, opts.get("loop_lr", opts.get("lr", 5.0)), opts.get("clip", 0.5),
+                             opts.get("gamma", 0.95), optimizer=opts.get("loop_optimizer", "sgd"))
         while step < budget.steps and time.monotonic() < deadline:
             n = min(budget.eval_every, budget.steps - step)
             started = time.perf_counter()
@@ -105,6 +107,7 @@ def train_and_measure(
             curve.append(CurvePoint(step, train_loss, val))
             if not (math.isfinite(val) and math.isfinite(train_loss)):
                 break
+        leak = future_leak(worker, model, evals, mask, vocab)
     except WorkerError as exc:
         return TrainingRun(driver, "error", f"training crashed after {step} steps: {exc.summary()}", steps=step, curve=tuple(curve))
     except ValueError as exc:
@@ -114,12 +117,65 @@ def train_and_measure(
     after = curve[-1].val_loss
     timed_out = step < budget.steps
     status, message = verdict(before, after, corpus, config)
+    if leak is not None and status != "fail":
+        status, message = "fail", f"{message}; but {leak}: {LEAK}"
     if timed_out:
         message += f" (stopped by the {budget.timeout_s:.0f} s limit after {step} of {budget.steps} steps)"
     return TrainingRun(
         driver, status, message, steps=step, val_loss_before=before, val_loss_after=after, curve=tuple(curve),
         ms_per_batch=None if ms is None else round(ms, 2), tokens_per_s=None if not ms else round(tokens / ms * 1000, 1),
     )
+
+
+LEAK = "the model sees the tokens it should predict (a missing or wrong causal mask)"
+"""The end of every message that reports a leak; `checks_from_runs` looks for it."""
+
+
+def future_leak(worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int) -> str | None:
+    """A sentence when the trained model's predictions depend on tokens after their position.
+
+    Every token from the middle of the first validation window on is replaced; a causal
+    model's logits before the middle cannot move (up to float rounding), whatever it learned.
+    The mask is the one the run trained with, so this judges the model and mask together.
+    """
+    data, _ = evals.windows[0]  # (B, L)
+    cut = data.size(1) // 2
+    changed = data.clone()
+    changed[:, cut:] = (data[:, cut:] + 1) % vocab  # every later token differs
+    before = worker.run("lm_logits", model, data, mask)[:, :cut]  # (B, cut, vocab)
+    after = worker.run("lm_logits", model, changed, mask)[:, :cut]  # (B, cut, vocab)
+    moved = (before - after).abs().nan_to_num(0.0)  # (B, cut, vocab)
+    tolerance = 1e-4 * max(1.0, float(before.abs().nan_to_num(0.0).max()))
+    if float(moved.max()) <= tolerance:
+        return None
+    position = int(moved.amax(dim=(0, 2)).argmax())
+    return (f"changing the tokens from position {cut} on moved the prediction at position {position} "
+            f"by up to {float(moved.max()):.3g} in the logits")
+
+
+def reference_baseline(corpus: Corpus, spec: TrainingSpec, config: GraderConfig) -> TrainingRun:
+    """The reference model on the same loop, data and budget, in a worker of its own.
+
+    Its curve is the baseline the report plots, and its ms/batch the yardstick for the
+    candidate's: both ran on this machine, in a worker under the same limits, moments apart.
+    It never shares a worker with candidate code, so nothing the candidate does can slow it.
+    """
+    opts = spec.options
+    bptt = opts.get("bptt", 35)
+    causal = torch.ones(bptt, bptt, dtype=torch.bool).tril()  # (bptt, bptt), True = may attend
+    try:
+        with Sandbox(config.sandbox, device=config.device, seed=config.seed, label="reference") as worker:
+            report = worker.load_modules(reference_modules(), main="reference.model")
+            if not report.ok:
+                return TrainingRun("reference_model", "error", f"the reference did not load: {report.error}")
+            worker.run("reseed", config.seed)
+            # The handout's model adds positions to unscaled embeddings; so does the baseline,
+            # so the two curves differ by the candidate's code, not by the architecture.
+            model = worker.new("TransformerLM", corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"],
+                               opts["nlayers"], opts["dropout"], scale_embedding=False)
+            return train_and_measure(worker, model, corpus, spec, config, causal, "reference_model")
+    except WorkerError as exc:
+        return TrainingRun("reference_model", "error", f"the reference run failed: {exc.summary()}")
 
 
 def verdict(before: float, after: float | None, corpus: Corpus, config: GraderConfig) -> tuple[str, str]:
@@ -132,10 +188,7 @@ def verdict(before: float, after: float | None, corpus: Corpus, config: GraderCo
     numbers = f"validation loss {before:.3f} -> {after:.3f} nats/token (perplexity {math.exp(min(before, 50)):.0f} -> {math.exp(min(after, 50)):.1f})"
     floor = corpus.entropy_rate if corpus.entropy_rate is not None else (PTB_FLOOR_NATS if corpus.name.startswith("ptb") else None)
     if floor is not None and after < floor - t.leak_margin_nats:
-        return "fail", (
-            f"{numbers}: below {floor:.2f} nats, the lowest loss any honest model can reach on this corpus; "
-            "the model sees the tokens it should predict (a missing or wrong causal mask)"
-        )
+        return "fail", f"{numbers}: below {floor:.2f} nats, the lowest loss any honest model can reach on this corpus; {LEAK}"
     if drop < needed:
         return "fail", (
             f"{numbers}: it did not go down by the required {needed:.3f} "
@@ -213,7 +266,7 @@ def candidate_loop(
     records = worker.recorded(target)
     worker.stop_recording(target)
     observations = mask_observations(records, bptt)
-    printed = tuple(line for line in worker.output_tail().stdout.splitlines() if re.search(r"loss|ppl", line, re.I))[-5:]
+    printed = tuple(line for line in worker.output_tail().stdout.splitlines() if re.search(r"loss|ppl", line, re.IGNORECASE))[-5:]
     if error is not None:
         return TrainingRun("candidate_loop", "error", f"your {train_fn}() failed: {error.summary()}{likely_cause(error, bptt, batch)}",
                            candidate_reported=printed, observations=tuple(observations)), observations
@@ -263,8 +316,9 @@ def likely_cause(error: WorkerError, bptt: int, batch: int) -> str:
     return ""
 
 
-def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str]) -> list[CheckResult]:
-    """The training task's checks, from its runs."""
+def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str], unigram: float | None = None,
+                     config: GraderConfig | None = None) -> list[CheckResult]:
+    """The training task's checks, from its runs (``unigram``: the corpus's context-free loss)."""
     ours = next((r for r in runs if r.driver == "reference_loop"), None)
     theirs = next((r for r in runs if r.driver == "candidate_loop"), None)
     out = []
@@ -272,12 +326,15 @@ def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str]
         runs_ok = ours.status != "error"
         out.append(CheckResult(f"{task}.runs", task, "pass" if runs_ok else "error",
                                "your model trains on the reference loop without errors" if runs_ok else ours.message))
-        leaked = "sees the tokens it should predict" in ours.message
-        decreased = ours.status == "pass" or leaked
+        leaked = LEAK in ours.message
+        frequencies_only = context_free(ours, next((r for r in runs if r.driver == "reference_model"), None), unigram, config)
+        decreased = (ours.status == "pass" and frequencies_only is None) or leaked
+        message = frequencies_only or ours.message
         out.append(CheckResult(f"{task}.loss_decreases", task, "pass" if decreased else ("error" if not runs_ok else "fail"),
-                               ours.message if not decreased else f"validation loss decreased: {ours.message}"))
+                               message if not decreased else f"validation loss decreased: {ours.message}"))
         out.append(CheckResult(f"{task}.not_too_good", task, "fail" if leaked else ("pass" if runs_ok else "skip"),
-                               ours.message if leaked else "the validation loss stays above what an honest model can reach"))
+                               ours.message if leaked else "the validation loss stays above what an honest model can reach, "
+                               "and predictions do not depend on later tokens"))
     if theirs is not None:
         out.append(CheckResult(f"{task}.candidate_loop", task, theirs.status, theirs.message))
         bad = [o for o in observations if "no mask" in o or "not causal" in o or "reached a batch" in o]
@@ -286,6 +343,22 @@ def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str]
                                "; ".join(bad) + ": a model trained this way learns to copy the next token" if bad
                                else "a causal mask covering the window reached the model in every call"))
     return out
+
+
+def context_free(ours: TrainingRun, baseline: TrainingRun | None, unigram: float | None,
+                 config: GraderConfig | None) -> str | None:
+    """A sentence when the candidate's model got no further than token frequencies while the
+    reference model, in the same budget, learned from context."""
+    margin = (config or GraderConfig()).training.context_margin_nats
+    if (unigram is None or baseline is None or baseline.status != "pass" or ours.status != "pass"
+            or baseline.val_loss_after is None or ours.val_loss_after is None):
+        return None
+    if baseline.val_loss_after > unigram - 2 * margin or ours.val_loss_after < unigram - margin:
+        return None  # the budget is too short to tell, or the model did learn from context
+    return (f"validation loss {ours.val_loss_before:.3f} -> {ours.val_loss_after:.3f} nats/token: no lower than "
+            f"{unigram:.3f}, what a model that ignores its input reaches by learning token frequencies, while the "
+            f"reference model reached {baseline.val_loss_after:.3f} in the same {baseline.steps} steps. The loss did "
+            "not go down beyond the context-free baseline: does the output depend on the input tokens?")
 
 
 def result(runs: list[TrainingRun], corpus: Corpus, config: GraderConfig) -> TrainingResult:

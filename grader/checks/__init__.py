@@ -14,6 +14,8 @@ from grader.checks import (
     encoder_block,
     language_model,
     multi_head_attention,
+    positional_encoding,
+    positional_model,
 )
 from grader.checks.base import SuiteContext
 from grader.result import CheckResult
@@ -27,4 +29,6 @@ SUITES: dict[str, Suite] = {
     "causal_mask": causal_mask.run,
     # The training task opens with the whole-model properties; the training check follows.
     "lm_training": language_model.run,
+    "positional_encoding": positional_encoding.run,
+    "positional_model": positional_model.run,
 }

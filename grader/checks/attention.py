@@ -15,6 +15,9 @@ from grader.checks.masks import MaskStyle
 from grader.result import CheckResult
 from reference.attention import attention as reference_attention
 
+LARGE_SCALE = 30.0
+"""Query and key entries of this size give logits of order 1e3 * head_dim: exp overflows float32."""
+
 
 def run(ctx: SuiteContext) -> list[CheckResult]:
     fn = ctx.symbol
@@ -35,15 +38,20 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
 
     def matches_reference(s: draw.AttnShape) -> None:
         q, k, v = draw.qkv(s)
-        assert_close(call(q, k, v), reference_attention(q, k, v), "attention without a mask", **s.describe())
+        out = call(q, k, v)
+        expected = reference_attention(q, k, v)
+        hint = lookalike(q, k, v, out) if isinstance(out, torch.Tensor) and out.shape == expected.shape else ""
+        assert_close(out, expected, f"attention without a mask{hint}", **s.describe())
 
     def matches_reference_masked(s: draw.AttnShape) -> None:
         assert style is not None
         q, k, v = draw.qkv(s)
         keep = random_keep(s.len_q, s.seed)  # (L, L), the diagonal always kept
-        out = call(q, k, v, mask=style.encode(keep, q.dtype))
+        given = style.encode(keep, q.dtype)
+        out = call(q, k, v, mask=given)
         expected = reference_attention(q, k, v, mask=keep)
-        assert_close(out, expected, f"attention with a {style.convention} mask", mask_keep=keep.int().tolist(), **s.describe())
+        assert_close(out, expected, f"attention with a mask in your convention ({style.describe()})",
+                     mask_may_attend=keep.int().tolist(), mask_given=given.tolist(), **s.describe())
 
     def weights_are_distribution(s: draw.AttnShape) -> None:
         q, k, _ = draw.qkv(s)
@@ -55,24 +63,25 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             row.expand(s.batch, s.heads, s.len_q, s.head_dim),
             "with every value equal to the same vector, each output must be that vector "
             "(the attention weights of a query must sum to 1)",
-            **s.describe(),
+            against="that vector", **s.describe(),
         )
 
     def large_logits_finite(s: draw.AttnShape) -> None:
-        q, k, v = draw.qkv(s, dtype=torch.float32, scale=30.0)  # logits of order 1e3 * d
+        q, k, v = draw.qkv(s, dtype=torch.float32, scale=LARGE_SCALE)  # logits of order 1e3 * d
         out = call(q, k, v)
+        largest = float((q @ k.transpose(-2, -1)).abs().max()) / s.head_dim**0.5  # the largest scaled logit
         if not isinstance(out, torch.Tensor) or not bool(torch.isfinite(out).all()):
             raise Violation(
-                "large attention logits give NaN or inf: subtract the row maximum before exp "
-                "(torch.softmax does this for you)",
-                **s.describe(),
+                f"attention logits as large as {largest:.3g} give NaN or inf (float32): subtract the row "
+                "maximum before exp (torch.softmax does this for you)",
+                dtype="float32", input_scale=LARGE_SCALE, largest_logit=largest, **s.describe(),
             )
         low, high = v.amin(dim=-2, keepdim=True), v.amax(dim=-2, keepdim=True)
         if bool((out < low - 1e-3).any() or (out > high + 1e-3).any()):
             raise Violation(
-                "with large logits the output leaves the range of the values: it is no "
+                f"with logits as large as {largest:.3g} the output leaves the range of the values: it is no "
                 "longer a weighted average of them",
-                **s.describe(),
+                dtype="float32", input_scale=LARGE_SCALE, largest_logit=largest, **s.describe(),
             )
 
     def cross_lengths(s: draw.AttnShape) -> None:
@@ -99,7 +108,8 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 **shape.describe(),
             )
         w.call_method(drop, "eval")
-        assert_close(call(q, k, v, dropout=drop), plain, "a dropout module in eval mode must change nothing", **shape.describe())
+        assert_close(call(q, k, v, dropout=drop), plain, "a dropout module in eval mode must change nothing",
+                     against="the output with dropout=None", **shape.describe())
         return "dropout passed as a module is applied in training mode and is a no-op in eval mode"
 
     results = [
@@ -121,6 +131,21 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         run_probe(ctx, "dropout_respected", dropout_respected, passed="dropout is respected"),
     ]
     return results
+
+
+def lookalike(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> str:
+    """Name the usual mistake ``out`` reproduces exactly, as a hint (empty when none does)."""
+    head_dim = q.size(-1)
+    scores = q @ k.transpose(-2, -1)  # (B, H, Lq, Lk), unscaled
+    variants = {
+        "no 1/sqrt(head_dim) scaling": scores.softmax(dim=-1) @ v,
+        "scaling by 1/head_dim instead of 1/sqrt(head_dim)": (scores / head_dim).softmax(dim=-1) @ v,
+        "softmax over the queries (dim=-2) instead of the keys": (scores / head_dim**0.5).softmax(dim=-2) @ v,
+    }
+    for mistake, variant in variants.items():
+        if not torch.allclose(variant, reference_attention(q, k, v)) and torch.allclose(out.to(variant.dtype), variant):
+            return f" (your output equals attention with {mistake})"
+    return ""
 
 
 def random_keep(length: int, seed: int) -> torch.Tensor:

@@ -99,10 +99,12 @@ def run_property(
     started = time.perf_counter()
     dead: list[WorkerError] = []
     count = 0
+    last: list[Any] = [None]
 
     def guarded(example: Any) -> None:
         nonlocal count
         count += 1
+        last[0] = example  # Hypothesis replays the shrunk example last: the one to report
         if dead:  # never ask a killed worker again while Hypothesis shrinks
             raise dead[0]
         try:
@@ -125,8 +127,8 @@ def run_property(
         status, message, counterexample = "skip", str(exc), None
     except CandidateError as exc:
         status = "error"
-        message = f"Your code raised {exc.summary()}"
-        counterexample = {"error": exc.summary(), "traceback": exc.traceback}
+        message = f"Your code raised {raised(exc)}"
+        counterexample = {**example_facts(last[0]), "error": raised(exc), "traceback": exc.traceback}
     except WorkerError as exc:
         status, message, counterexample = "error", exc.summary(), None
     except (hypothesis.errors.Flaky, BaseExceptionGroup) as exc:
@@ -145,6 +147,27 @@ def run_property(
         examples=count,
         duration_s=round(time.perf_counter() - started, 3),
     )
+
+
+def raised(exc: CandidateError) -> str:
+    """``Type: first line of the message``, as a candidate reads an exception."""
+    lines = exc.message.strip().splitlines()
+    return f"{exc.type}: {lines[0][:200]}" if lines else exc.type
+
+
+def example_facts(example: Any) -> dict[str, Any]:
+    """The inputs of an example in plain values (shapes, seeds), for a counterexample."""
+    if example is None:
+        return {}
+    if hasattr(example, "describe"):
+        return dict(example.describe())
+    if isinstance(example, tuple):  # e.g. (shape, position): the shape's facts, then the rest
+        facts: dict[str, Any] = {}
+        for part in example:
+            facts |= example_facts(part) if hasattr(part, "describe") else {}
+        rest = [part for part in example if not hasattr(part, "describe")]
+        return facts | ({"with": rest[0] if len(rest) == 1 else rest} if rest else {})
+    return {"input": example}
 
 
 def run_probe(
@@ -184,6 +207,28 @@ def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(diff.max()) if diff.numel() else 0.0
 
 
+LEAK_TOLERANCE: dict[torch.dtype, float] = {torch.float64: 1e-9, torch.float32: 1e-6}
+"""Largest change allowed at positions <= t when only inputs after t change. A causal
+computation gives a masked key a weight of exactly 0 (exp(-inf), or exp(-1e9) underflowing),
+and the same shapes take the same kernels, so honest outputs do not move at all; the margin
+only absorbs nothing-but-rounding."""
+
+
+def assert_no_leak(moved: torch.Tensor, t: int, dtype: torch.dtype, subject: str, hint: str = "",
+                   inputs: str = "inputs", **context: Any) -> None:
+    """Raise `Violation` when ``moved`` (t+1,), the largest change at each position <= t after
+    the inputs after t were perturbed, shows a position that saw the future."""
+    tolerance = LEAK_TOLERANCE.get(dtype, 1e-4)
+    if not (bool((moved > tolerance).any()) or bool(moved.isnan().any())):
+        return
+    position = int(moved.nan_to_num(float("inf")).argmax())
+    raise Violation(
+        f"{subject} at position {position} changed by {float(moved[position]):.3g} when only {inputs} after "
+        f"position {t} changed: position {position} sees the future{hint}",
+        leaked_position=position, perturbed_after=t, max_difference=float(moved.max()), tolerance=tolerance, **context,
+    )
+
+
 def tolerances(dtype: torch.dtype) -> tuple[float, float]:
     """PyTorch's own default (rtol, atol) for ``dtype`` (as torch.testing.assert_close uses)."""
     return {
@@ -195,9 +240,14 @@ def tolerances(dtype: torch.dtype) -> tuple[float, float]:
 
 
 def assert_close(
-    actual: Any, expected: torch.Tensor, what: str, rtol: float | None = None, atol: float | None = None, **context: Any
+    actual: Any, expected: torch.Tensor, what: str, rtol: float | None = None, atol: float | None = None,
+    against: str = "the reference", **context: Any,
 ) -> None:
-    """Raise `Violation` unless ``actual`` is a tensor of ``expected``'s shape within tolerance."""
+    """Raise `Violation` unless ``actual`` is a tensor of ``expected``'s shape within tolerance.
+
+    ``against`` names what ``expected`` is, in the message ("the reference", "the output
+    without dropout").
+    """
     if not isinstance(actual, torch.Tensor):
         raise Violation(f"{what}: expected a tensor, got {type(actual).__name__}", **context)
     if tuple(actual.shape) != tuple(expected.shape):
@@ -212,15 +262,19 @@ def assert_close(
     atol = default_atol if atol is None else atol
     actual = actual.to(expected.dtype)
     close = torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
-    if not bool(close.all()):
-        worst = int((~close).flatten().nonzero()[0])
-        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), expected.shape))
-        raise Violation(
-            f"{what}: differs from the reference by up to {max_abs_diff(actual, expected):.3g} "
-            f"(tolerance rtol={rtol:g}, atol={atol:g}); first mismatch at index {index}",
-            max_abs_diff=round(max_abs_diff(actual, expected), 6),
-            first_mismatch_index=index,
-            rtol=rtol,
-            atol=atol,
-            **context,
-        )
+    if bool(close.all()):
+        return
+    worst = int((~close).flatten().nonzero()[0])
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), expected.shape))
+    facts = {"first_mismatch_index": index, "got": float(actual[index]), "expected": float(expected[index]),
+             "max_abs_diff": round(max_abs_diff(actual, expected), 6), "rtol": rtol, "atol": atol}
+    if bool(actual[index].isnan()) and not bool(expected[index].isnan()):
+        # NaN is the usual sign of a softmax over nothing: every key of a query masked.
+        raise Violation(f"{what}: your output is NaN at index {index} where {against} is {float(expected[index]):.4g}",
+                        **facts, **context)
+    raise Violation(
+        f"{what}: differs from {against} by up to {facts['max_abs_diff']:.3g} (tolerance rtol={rtol:g}, "
+        f"atol={atol:g}); first mismatch at index {index}: {float(actual[index]):.6g} instead of "
+        f"{float(expected[index]):.6g}",
+        **facts, **context,
+    )

@@ -4,6 +4,7 @@ seeded generator so a counterexample is reproducible from its shape and seed alo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from hypothesis import strategies as st
@@ -26,6 +27,10 @@ class AttnShape:
             "key_shape": (self.batch, self.heads, self.len_k, self.head_dim),
             "seed": self.seed,
         }
+
+
+Shape = TypeVar("Shape", "ModelShape", "TokenShape")
+"""A drawn shape with a sequence length ``seq``."""
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -84,6 +89,28 @@ def model_shapes(*, min_seq: int = 1, max_seq: int = 10, heads: tuple[int, ...] 
         head_dim=st.integers(1, 8),
         seed=seeds(),
     )
+
+
+def with_cut(shapes: st.SearchStrategy[Shape]) -> st.SearchStrategy[tuple[Shape, int]]:
+    """(shape, t) with 0 <= t <= seq - 2: a causal property perturbs the inputs after t.
+    ``shapes`` must draw ``seq >= 2``."""
+    return shapes.flatmap(lambda s: st.tuples(st.just(s), st.integers(0, s.seq - 2)))
+
+
+@dataclass(frozen=True)
+class TokenShape:
+    """A batch of token ids for a whole model: (batch, seq), drawn from ``seed``."""
+
+    batch: int
+    seq: int
+    seed: int
+
+    def describe(self) -> dict[str, object]:
+        return {"tokens_shape": (self.batch, self.seq), "seed": self.seed}
+
+
+def token_shapes(*, min_seq: int = 2, max_seq: int = 12) -> st.SearchStrategy[TokenShape]:
+    return st.builds(TokenShape, batch=st.integers(1, 3), seq=st.integers(min_seq, max_seq), seed=seeds())
 
 
 def randn(*shape: int, seed: int, dtype: torch.dtype = torch.float64, scale: float = 1.0) -> torch.Tensor:

@@ -8,10 +8,10 @@ as ``forward(src, src_mask)`` with ``src`` in the layout the assignment's loop u
 from __future__ import annotations
 
 import torch
-from hypothesis import strategies as st
 
+from grader.checks import draw
 from grader.checks.attention import skip
-from grader.checks.base import SuiteContext, Violation, run_property
+from grader.checks.base import SuiteContext, Violation, assert_no_leak, run_property
 from grader.result import CheckResult
 from grader.sandbox import CandidateError
 
@@ -50,33 +50,36 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             raise Violation(f"forward returned {type(out).__name__}, expected logits")
         return out
 
-    def output_shape(ex: tuple[int, int, int]) -> None:
-        batch, seq, seed = ex
-        out = logits(tokens(batch, seq, seed))
+    def output_shape(ex: draw.TokenShape) -> None:
+        batch, seq = ex.batch, ex.seq
+        out = logits(tokens(batch, seq, ex.seed))
         expected = (batch, seq, VOCAB)
         if tuple(out.shape) == (seq, batch, VOCAB) and batch != seq:
             raise Violation(f"logits have shape {tuple(out.shape)} = (seq, batch, vocab); the assignment's loop is batch-first and expects {expected}", batch=batch, seq=seq)
         if tuple(out.shape) != expected:
             raise Violation(f"logits have shape {tuple(out.shape)}, expected (batch, seq, vocab) = {expected}", batch=batch, seq=seq)
 
-    def causal(ex: tuple[int, int, int]) -> None:
-        batch, seq, seed = ex
-        t = seed % (seq - 1)
-        src = tokens(batch, seq, seed)
+    def causal(ex: tuple[draw.TokenShape, int]) -> None:
+        shape, t = ex
+        batch, seq = shape.batch, shape.seq
+        src = tokens(batch, seq, shape.seed)
         changed = src.clone()
         changed[:, t + 1 :] = (changed[:, t + 1 :] + 1) % VOCAB  # a different token after t
-        moved = (logits(src) - logits(changed))[:, : t + 1].abs().amax(dim=(0, 2))  # (t+1,)
-        if bool((moved > LOGIT_TOLERANCE).any()) or bool(moved.isnan().any()):
-            position = int(moved.nan_to_num(float("inf")).argmax())
-            raise Violation(
-                f"the logits at position {position} changed when only tokens after position {t} changed: "
-                "the model sees future tokens (is the causal mask passed down to every layer?)",
-                leaked_position=position, changed_after=t, batch=batch, seq=seq,
-            )
+        before = logits(src)
+        moved = (before - logits(changed))[:, : t + 1].abs().amax(dim=(0, 2))  # (t+1,)
+        assert_no_leak(moved, t, before.dtype, "the logits", " (is the causal mask passed down to every layer?)",
+                       inputs="tokens", **shape.describe())
 
-    def uses_positions(ex: tuple[int, int, int]) -> None:
-        batch, seq, seed = ex
-        src = tokens(batch, seq, seed)
+    def along_batch(src: torch.Tensor) -> float:
+        """How much one sequence's logits change with its row in the batch: 0 for a model
+        whose rows are independent, the size of the encoding for one added along the batch."""
+        same = src[:1].expand(2, -1)  # (2, L): the same sequence in rows 0 and 1
+        out = logits(same, masked=False)
+        return float((out[0] - out[1]).abs().max())
+
+    def uses_positions(ex: draw.TokenShape) -> None:
+        batch, seq = ex.batch, ex.seq
+        src = tokens(batch, seq, ex.seed)
         src[:, 0] = 1
         src[:, 1] = 2  # two different early tokens, then swap them
         swapped = src.clone()
@@ -85,16 +88,22 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         # only unmasked attention tells whether positional information is there.
         moved = float((logits(src, masked=False)[:, -1] - logits(swapped, masked=False)[:, -1]).abs().max())
         if moved <= LOGIT_TOLERANCE:
-            raise Violation(
-                f"swapping the tokens at positions 0 and 1 leaves the logits at position {seq - 1} unchanged "
-                f"(max change {moved:.2g}): no positional information reaches the model (is the positional "
-                "encoding added along the sequence axis?)",
-                batch=batch, seq=seq, max_change=moved,
-            )
+            swap = (f"swapping the tokens at positions 0 and 1 leaves the logits at position {seq - 1} unchanged "
+                    f"(max change {moved:.2g}): no positional information reaches the model")
+            by_row = along_batch(src)
+            if by_row > LOGIT_TOLERANCE:
+                raise Violation(
+                    f"{swap}. The positional encoding is added along the batch axis instead: the same sequence in "
+                    f"batch rows 0 and 1 gets logits that differ by {by_row:.3g}. A seq-first encoding of shape "
+                    "(max_len, 1, d_model) indexed with x.size(0) does this on batch-first (batch, seq, d_model) "
+                    "input; index the sequence axis, x.size(1), and broadcast over the batch",
+                    max_change=moved, batch_axis_difference=by_row, **ex.describe(),
+                )
+            raise Violation(f"{swap} (is a positional encoding added along the sequence axis?)", max_change=moved, **ex.describe())
 
-    def batch_independent(ex: tuple[int, int, int]) -> None:
-        batch, seq, seed = ex
-        src = tokens(batch + 1, seq, seed)
+    def batch_independent(ex: draw.TokenShape) -> None:
+        batch, seq = ex.batch, ex.seq
+        src = tokens(batch + 1, seq, ex.seed)
         whole, alone = logits(src)[-1], logits(src[-1:])[0]
         diff = float((whole - alone).abs().max())
         if diff > LOGIT_TOLERANCE:
@@ -104,12 +113,11 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 batch=batch + 1, seq=seq, max_difference=diff,
             )
 
-    shapes = st.tuples(st.integers(1, 3), st.integers(2, 12), st.integers(0, 2**16))
-    long_shapes = st.tuples(st.integers(1, 3), st.integers(3, 12), st.integers(0, 2**16))
+    shapes = draw.token_shapes()
     return [
         run_property(ctx, "model_output_shape", shapes, output_shape, passed="logits have shape (batch, seq, vocab)"),
-        run_property(ctx, "model_causal", shapes, causal, passed="the logits at position t never depend on later tokens"),
-        run_property(ctx, "model_uses_positions", long_shapes, uses_positions,
+        run_property(ctx, "model_causal", draw.with_cut(shapes), causal, passed="the logits at position t never depend on later tokens"),
+        run_property(ctx, "model_uses_positions", draw.token_shapes(min_seq=3), uses_positions,
                      passed="positional information reaches the model (token order changes the output)"),
         run_property(ctx, "model_batch_independent", shapes, batch_independent,
                      passed="each sequence's logits are independent of its place in the batch"),

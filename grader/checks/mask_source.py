@@ -42,6 +42,9 @@ class MaskSource:
     """(length, style or reason) of each mask seen reaching the attention."""
     fixed_length: int | None = None
     """Set when the mask function ignores its argument and always returns this length."""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    """What was seen, in plain values, when no convention could be identified: the call and
+    the mask it returned (small masks in full, larger ones by shape)."""
 
     def mask(self, worker: Any, length: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """A causal mask of ``length`` in the candidate's convention: from their function when
@@ -76,11 +79,13 @@ def find(worker: Any, mask_fn: str | None, attention_fn: str | None, observe: An
                     function=mask_fn, fixed_length=own,
                 )
         if isinstance(style, str):
-            return MaskSource(None, "function", f"{mask_fn}({PROBE_LENGTH}) is not a causal mask: {style}", function=mask_fn)
+            return MaskSource(None, "function", f"{mask_fn}({PROBE_LENGTH}) is not a causal mask: {style}", function=mask_fn,
+                              evidence={"called": f"{mask_fn}({PROBE_LENGTH})", **shown(mask)})
         return MaskSource(style, "function", f"masks from {mask_fn}(): {style.describe()}", function=mask_fn)
 
     if observe is not None:
-        seen = [(int(m.shape[-1]), identify(m, int(m.shape[-1]))) for m in observe() if isinstance(m, torch.Tensor)]
+        tensors = [m for m in observe() if isinstance(m, torch.Tensor)]
+        seen = [(int(m.shape[-1]), identify(m, int(m.shape[-1]))) for m in tensors]
         styles = [s for _, s in seen if isinstance(s, MaskStyle)]
         if styles:
             lengths = sorted({n for n, s in seen if isinstance(s, MaskStyle)})
@@ -91,13 +96,24 @@ def find(worker: Any, mask_fn: str | None, attention_fn: str | None, observe: An
                 observed=seen,
             )
         if seen:
-            return MaskSource(None, "observed", f"a mask reached your attention but is not causal: {seen[0][1]}", observed=seen)
+            return MaskSource(None, "observed", f"a mask reached your attention but is not causal: {seen[0][1]}", observed=seen,
+                              evidence={"observed_in": "your train()", **shown(tensors[0])})
 
     if attention_fn is not None:
         style = probe(worker, attention_fn)
         if style is not None:
             return MaskSource(style, "probe", f"no mask function found; your attention understands {style.describe()} masks")
     return MaskSource(None, None, "no causal mask found: no mask function, none observed, and your attention accepted no mask convention")
+
+
+def shown(mask: object, most: int = 64) -> dict[str, Any]:
+    """A mask for a report: its values when it has at most ``most`` entries, else its shape."""
+    if not isinstance(mask, torch.Tensor):
+        return {"returned": type(mask).__name__}
+    facts: dict[str, Any] = {"mask_shape": tuple(mask.shape), "mask_dtype": str(mask.dtype).removeprefix("torch.")}
+    if mask.numel() <= most:
+        facts["mask"] = mask.tolist()
+    return facts
 
 
 def probe(worker: Any, attention_fn: str) -> MaskStyle | None:

@@ -13,8 +13,16 @@ from hypothesis import strategies as st
 
 from grader.checks import draw
 from grader.checks.attention import skip
-from grader.checks.base import SuiteContext, Violation, assert_close, run_probe, run_property
-from grader.checks.projections import Projections, identify, multi_head
+from grader.checks.base import (
+    SuiteContext,
+    Violation,
+    assert_close,
+    assert_no_leak,
+    raised,
+    run_probe,
+    run_property,
+)
+from grader.checks.projections import Projections, closest, identify, linears, multi_head
 from grader.result import CheckResult
 from grader.sandbox import CandidateError
 
@@ -71,10 +79,20 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         rtol, atol = COMPOSITE_TOLERANCE[m.dtype]
         projections = identify(m.state(), s.dim, s.heads, x.double(), out.double(), atol=max(atol, 1e-5) * 10)
         if projections is None:
+            state = m.state()
+            nearest = closest(state, s.dim, s.heads, x.double(), out.double())
+            if nearest is None:
+                shapes = {lin.name: tuple(lin.weight.shape) for lin in linears(state)}
+                raise Violation(
+                    f"your module's Linear layers {shapes} are not four ({s.dim}, {s.dim}) projections, nor a fused "
+                    f"({3 * s.dim}, {s.dim}) one plus a ({s.dim}, {s.dim}) output, so the reference cannot be rebuilt "
+                    "from them", layers=shapes, **s.describe(),
+                )
             raise Violation(
-                "no assignment of your projection layers to query/key/value/output reproduces "
-                "multi-head attention (checked every assignment of your Linear layers)",
-                **s.describe(),
+                "no assignment of your projection layers to query/key/value/output reproduces multi-head "
+                f"attention; the nearest ({nearest[0].describe()}) differs by up to {nearest[1]:.3g} (if your "
+                "attention function fails its own checks, fix it first: this module uses it)",
+                max_abs_diff=nearest[1], **s.describe(),
             )
         found["projections"] = projections
         expected = multi_head(x.double(), x.double(), x.double(), projections, s.heads)
@@ -88,7 +106,7 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         assert_close(
             self_attend(m, x[:, perm]).double(), self_attend(m, x)[:, perm].double(),
             "without a mask, permuting the positions of the input must permute the output the same way",
-            rtol=rtol, atol=atol, permutation=perm.tolist(), **s.describe(),
+            rtol=rtol, atol=atol, against="the permuted output", permutation=perm.tolist(), **s.describe(),
         )
 
     def batch_independent(s: draw.ModelShape) -> None:
@@ -100,7 +118,7 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         assert_close(
             whole[-1:].double(), alone.double(),
             "the output for one sequence must not depend on the other sequences of the batch",
-            rtol=rtol, atol=atol, **s.describe(),
+            rtol=rtol, atol=atol, against="the same sequence run alone", **s.describe(),
         )
 
     def causal(example: tuple[draw.ModelShape, int]) -> None:
@@ -111,23 +129,28 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         x2 = x.clone()
         x2[:, t + 1 :] += draw.randn(s.batch, s.seq - t - 1, s.dim, seed=s.seed + 1, dtype=m.dtype)
         moved = (self_attend(m, x, mask) - self_attend(m, x2, mask))[:, : t + 1].abs().amax(dim=(0, 2))  # (t+1,)
-        if bool((moved > 1e-5).any()) or bool(moved.isnan().any()):
-            position = int(moved.nan_to_num(float("inf")).argmax())
-            raise Violation(
-                f"with your causal mask, the output at position {position} changed when only inputs "
-                f"after position {t} changed: the mask does not reach every head",
-                leaked_position=position, perturbed_after=t, max_difference=float(moved.max()), **s.describe(),
-            )
+        assert_no_leak(moved, t, m.dtype, "with your causal mask, the output",
+                       " (does the mask reach every head's attention, and does softmax run over the keys?)", **s.describe())
 
     def default_construction() -> str:
         info = ctx.shared.get("symbols", {}).get(ctx.symbol)
-        handle = w.new(ctx.symbol, 8, 2)
-        w.call_method(handle, "eval")
-        out = w.call(handle, *(draw.randn(1, 3, 8, seed=1, dtype=torch.float32),) * 3)
+        defaults = defaults_after(info, given=2)
+        built = f"{ctx.symbol}(8, 2), i.e. with your default{'s' if len(defaults) > 1 else ''} {', '.join(defaults)}"
+        if not defaults:
+            built = f"{ctx.symbol}(8, 2)"
+        try:
+            handle = w.new(ctx.symbol, 8, 2)
+            w.call_method(handle, "eval")
+            out = w.call(handle, *(draw.randn(1, 3, 8, seed=1, dtype=torch.float32),) * 3)
+        except CandidateError as exc:
+            hint = " A None default must be handled (e.g. build no nn.Dropout when dropout is None)." if any(
+                d.endswith("=None") for d in defaults) else ""
+            raise Violation(f"{built}, raised {raised(exc)}: a default value of your signature does not work.{hint}",
+                            dim=8, n_heads=2, defaults=defaults, error=raised(exc), traceback=exc.traceback) from None
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 3, 8):
-            raise Violation("built with its own defaults, the module does not return (batch, seq, dim)")
-        signature = getattr(info, "signature", None) or ""
-        return f"construction with only (dim, n_heads), using the signature's defaults{(' ' + signature) if signature else ''}, works"
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise Violation(f"{built}, returns {got} on a (1, 3, 8) input, not (batch, seq, dim)", dim=8, n_heads=2, defaults=defaults)
+        return f"{built}, works"
 
     def heads_range(heads: int) -> None:
         dim = 12
@@ -156,11 +179,6 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         raise Violation("dim=10 with n_heads=3 was accepted without an error: 10 is not divisible by 3, "
                         "so the heads cannot split the width evenly", dim=10, n_heads=3)
 
-    @st.composite
-    def with_cut(draw_: st.DrawFn) -> tuple[draw.ModelShape, int]:
-        s = draw_(draw.model_shapes(min_seq=2))
-        return s, draw_(st.integers(0, s.seq - 2))
-
     results = [
         run_property(ctx, "output_shape", draw.model_shapes(), output_shape, passed="output has shape (batch, seq, dim)"),
         run_property(ctx, "matches_reference", draw.model_shapes(), matches_reference,
@@ -173,7 +191,7 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     if source is None or source.style is None:
         results.append(skip(ctx, "causal", "no causal mask convention was identified"))
     else:
-        results.append(run_property(ctx, "causal", with_cut(), causal,
+        results.append(run_property(ctx, "causal", draw.with_cut(draw.model_shapes(min_seq=2)), causal,
                                     passed="with your causal mask no position sees a later one"))
     results += [
         run_probe(ctx, "default_construction", default_construction, passed="construction with the signature's defaults works", criterion="reusability"),
@@ -183,3 +201,10 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     ]
     return results
 
+
+
+def defaults_after(info: Any, given: int) -> list[str]:
+    """``name=default`` of each defaulted parameter a call with ``given`` positional
+    arguments leaves to the signature (from the worker's description of the symbol)."""
+    params = [p for p in getattr(info, "params", ()) if p.name != "self" and p.kind not in ("var_positional", "var_keyword")]
+    return [f"{p.name}={p.default_repr}" for p in params[given:] if p.has_default]

@@ -124,3 +124,17 @@ def identify(
         if expected.shape == output.shape and torch.allclose(expected, output.to(expected.dtype), atol=atol, rtol=1e-4):
             return option
     return None
+
+
+def closest(state: dict[str, torch.Tensor], dim: int, n_heads: int, x: torch.Tensor, output: torch.Tensor) -> tuple[Projections, float] | None:
+    """The assignment of layers whose reference output is nearest ``output``, and its largest
+    absolute difference: the counterexample when `identify` finds no match."""
+    best: tuple[Projections, float] | None = None
+    for option in candidates(state, dim):
+        expected = multi_head(x, x, x, option, n_heads)
+        if expected.shape != output.shape:
+            continue
+        diff = float((expected - output.to(expected.dtype)).abs().nan_to_num(float("inf")).max())
+        if best is None or diff < best[1]:
+            best = (option, diff)
+    return best

@@ -4,15 +4,24 @@
 ``tokenize``) and hands the text to ruff on stdin. Its `QualityReport` is what the scoring
 stage reads: `grader.quality.scores` turns it into readability points and the static part of
 the optimisation and reusability criteria.
+
+`analyse_submission` is the entry point for a graded submission: it reviews the notebook's
+top-level code as well as its definitions (`grader.quality.toplevel`), so a mistake in a
+data or training cell that the worker never runs is still found. Its report's ``source`` and
+``candidate_lines`` are the program its findings' line numbers refer to; lines up to the end
+of the extracted program are the extracted program's own.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from grader.intake.extract import Extracted
+from grader.intake.submission import Submission
+from grader.quality.comments import commented_out_code
 from grader.quality.config import QualityConfig
 from grader.quality.duplication import duplicated_blocks
 from grader.quality.lint import LintError, lint
@@ -21,9 +30,10 @@ from grader.quality.optimisation import optimisation_findings
 from grader.quality.reusability import reusability_findings
 from grader.quality.source import Program
 from grader.quality.spelling import spelling_findings
+from grader.quality.toplevel import review_program
 from grader.result import Finding
 
-Metrics = dict[str, float | int | dict[str, Any]]
+PERCENT = 100.0
 
 
 @dataclass(frozen=True)
@@ -33,15 +43,34 @@ class QualityReport:
     findings: tuple[Finding, ...]
     """Every finding, in line order: ``ruff.*`` and ``readability.*`` (readability),
     ``opt.*`` (optimisation), ``reuse.*`` (reusability), ``quality.*`` (the analysis itself)."""
-    metrics: Metrics
-    """``parsed`` (1 or 0), ``code_lines``, ``ruff_available``, ``ruff_findings``,
-    ``ruff_per_100_lines``, ``ruff_by_rule``, ``complexity`` (per function), ``max_complexity``,
-    ``docstrings`` and ``type_hints`` (``covered``, ``total``, ``ratio``, ``missing``),
-    ``misspelled`` (word -> likely spelling) and ``findings_by_criterion``."""
+    metrics: dict[str, float]
+    """The named readability metrics (keys and labels in
+    `grader.quality.metrics.READABILITY_METRICS`); empty when the code does not parse."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """What the evidence is written from: ``parsed`` and ``ruff_available`` (bools),
+    ``ruff_by_rule`` (code -> count), ``complexity`` (function -> score), ``docstrings`` and
+    ``type_hints`` (``covered``, ``total``, ``ratio``, ``missing``), ``misspelled`` (word ->
+    likely spelling) and ``findings_by_criterion``."""
+    source: str = ""
+    """The program the findings' line numbers refer to."""
+    candidate_lines: frozenset[int] = frozenset()
+    """Its lines the candidate wrote."""
 
     def by_criterion(self, criterion: str) -> tuple[Finding, ...]:
         """The findings that inform ``criterion``."""
         return tuple(f for f in self.findings if f.criterion == criterion)
+
+
+def analyse_submission(
+    sub: Submission,
+    extracted: Extracted,
+    handout_source: str = "",
+    config: QualityConfig | None = None,
+) -> QualityReport:
+    """`analyse` the extracted program with the submission's top-level code put back after
+    it (`grader.quality.toplevel.review_program`)."""
+    program = review_program(sub, extracted, handout_source)
+    return analyse(program.source, program.candidate_lines, config)
 
 
 def analyse(
@@ -62,42 +91,39 @@ def analyse(
             line=exc.lineno,
             severity="major",
         )
-        return QualityReport((finding,), {"parsed": 0})
+        lines = frozenset(candidate_lines or ())
+        return QualityReport((finding,), {}, {"parsed": False}, source, lines)
 
     findings: list[Finding] = []
-    metrics: Metrics = {"parsed": 1, "code_lines": program.code_lines()}
-
+    details: dict[str, Any] = {"parsed": True}
     try:
         ruff = lint(program, config)
-        metrics["ruff_available"] = 1
+        details["ruff_available"] = True
     except LintError as exc:
         ruff = []
-        metrics["ruff_available"] = 0
+        details["ruff_available"] = False
         findings.append(
             Finding("quality.ruff-unavailable", "readability", str(exc), severity="info")
         )
-    metrics["ruff_findings"] = len(ruff)
-    lines = metrics["code_lines"]
-    metrics["ruff_per_100_lines"] = round(100 * len(ruff) / lines, 2) if lines else 0.0
-    metrics["ruff_by_rule"] = dict(Counter(f.rule.removeprefix("ruff.") for f in ruff))
-
+    details["ruff_by_rule"] = dict(Counter(f.rule.removeprefix("ruff.") for f in ruff))
     scores, complex_functions = complexity_findings(program, config)
-    metrics["complexity"] = scores
-    metrics["max_complexity"] = max(scores.values(), default=0)
-    for name, coverage in (
-        ("docstrings", docstring_coverage(program)),
-        ("type_hints", type_hint_coverage(program)),
-    ):
-        metrics[name] = {
+    details["complexity"] = scores
+    coverages = {
+        "docstrings": docstring_coverage(program),
+        "type_hints": type_hint_coverage(program),
+    }
+    for name, coverage in coverages.items():
+        details[name] = {
             "covered": coverage.covered,
             "total": coverage.total,
             "ratio": round(coverage.ratio, 3),
             "missing": list(coverage.missing),
         }
     misspelled, spelling = spelling_findings(program, config)
-    metrics["misspelled"] = misspelled
+    details["misspelled"] = misspelled
+    commented = commented_out_code(program)
 
-    findings += [*ruff, *complex_functions, *spelling]
+    findings += [*ruff, *complex_functions, *spelling, *commented]
     for family, rules in (
         ("optimisation", optimisation_findings),
         ("reusability", reusability_findings),
@@ -105,8 +131,21 @@ def analyse(
     ):
         findings += _guarded(family, rules, program, config)
     findings.sort(key=lambda f: (f.line or 0, f.criterion, f.rule))
-    metrics["findings_by_criterion"] = dict(Counter(f.criterion for f in findings))
-    return QualityReport(tuple(findings), metrics)
+    details["findings_by_criterion"] = dict(Counter(f.criterion for f in findings))
+
+    lines = program.code_lines()
+    metrics: dict[str, float] = {
+        "code_lines": lines,
+        "ruff_findings": len(ruff),
+        "ruff_per_100_lines": round(PERCENT * len(ruff) / lines, 2) if lines else 0.0,
+        "mean_complexity": round(sum(scores.values()) / len(scores), 2) if scores else 0.0,
+        "max_complexity": max(scores.values(), default=0),
+        "docstring_coverage_pct": round(PERCENT * coverages["docstrings"].ratio, 1),
+        "type_hint_coverage_pct": round(PERCENT * coverages["type_hints"].ratio, 1),
+        "misspelled_identifiers": len(misspelled),
+        "commented_out_code": len(commented),
+    }
+    return QualityReport(tuple(findings), metrics, details, source, program.candidate_lines)
 
 
 def _guarded(

@@ -72,6 +72,11 @@ class QualityConfig:
     """Points off per misspelled word in an identifier: a reader trips on it every use."""
     max_spelling_penalty: float = 10.0
     """Most points spelling can take."""
+    commented_code_cost: float = 2.0
+    """Points off per block of commented-out code: one leftover is a nit, several are a
+    notebook nobody cleaned up."""
+    max_commented_code_penalty: float = 6.0
+    """Most points commented-out code can take."""
     min_word_length: int = 5
     """Shorter identifier words are mostly abbreviations (``dim``, ``src``, ``succ``, ``curr``)
     that a dictionary does not know and a reader does."""

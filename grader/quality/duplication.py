@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from grader.quality.config import QualityConfig
-from grader.quality.source import Program, call_name, statement_bodies
+from grader.quality.source import Program, is_display, statement_bodies
 from grader.result import Finding
 
 _MAX_RUN = 30
@@ -63,7 +63,7 @@ def duplicated_blocks(program: Program, config: QualityConfig) -> list[Finding]:
                 run = _Run(body[start].lineno, last, statements, body[start])
                 big = last - run.first + 1 >= config.min_duplicate_lines
                 enough = big and statements >= config.min_duplicate_statements
-                if enough and not all(_is_display(s) for s in body[start:stop]):
+                if enough and not all(is_display(s) for s in body[start:stop]):
                     copies[tuple(shapes[start:stop])].append(run)
     reported: list[_Run] = []
     findings = []
@@ -106,10 +106,3 @@ def _shape(statement: ast.stmt) -> str:
         elif isinstance(node, ast.arg):
             node.arg = "_"
     return ast.dump(tree, include_attributes=False)
-
-
-def _is_display(statement: ast.stmt) -> bool:
-    """A notebook's display line: a bare expression or a ``print``."""
-    if not isinstance(statement, ast.Expr):
-        return False
-    return not isinstance(statement.value, ast.Call) or call_name(statement.value) == "print"

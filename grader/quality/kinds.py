@@ -7,14 +7,17 @@ name holds. The rules, tried in order, for a name in a scope (function or module
 1. a parameter annotated ``Tensor`` is a tensor; one annotated ``nn.Module`` or a class
    deriving from it is a module;
 2. otherwise every assignment to the name in that scope (then at module level) is looked at:
-   a module if any assigns a module, else a tensor if any assigns a tensor;
+   a module if any assigns a module, else a tensor if any assigns a tensor; unpacking
+   (``data, targets = get_batch(...)``) takes the element's kind from a tuple written out,
+   or from the ``Tuple[Tensor, Tensor]`` return annotation of the program's function;
 3. otherwise a name such as ``model``, ``net`` or ``*_model`` is a module (unless it names a
    function or class of the program).
 
 An expression is a module when it constructs ``nn.<Capitalised>`` or a class deriving from
 ``nn.Module`` (or deep-copies or moves one); it is a tensor when it comes from a ``torch.*``
 function (other than ``torch.nn``, ``torch.optim`` and the like), or is a method, index or
-arithmetic result of a tensor. ``self.<attribute>`` is looked up in the ``self.<attribute>
+arithmetic result of a tensor. A call of one of the program's own functions has the kind its
+return annotation gives, or else the kind of what its ``return`` statements return. ``self.<attribute>`` is looked up in the ``self.<attribute>
 = ...`` assignments of its class and the class's bases, ``<module>.<attribute>`` in every
 class's. Anything else is ``unknown``, and rules that need a kind say so in their message
 rather than guess.
@@ -60,6 +63,7 @@ class Kinds:
         self.module_classes = _module_classes(self._class_nodes)
         # Functions and classes are not instances: `small_model(...)` is a factory call.
         self._definitions = {d.name for d in program.definitions()}
+        self._functions = {f.name: f for f in program.tree.body if isinstance(f, FunctionNode)}
         self._pending: set[tuple[str, str, int]] = set()  # what is being worked out now
 
     def of_expr(self, expr: ast.AST, scope: ast.AST) -> Kind:
@@ -107,6 +111,7 @@ class Kinds:
             if annotated != "unknown":
                 return annotated
         kinds = {self.of_expr(value, scope) for value in _assigned_values(name, scope)}
+        kinds |= {self._of_element(value, i, scope) for value, i in _unpacked_values(name, scope)}
         if "module" in kinds:
             return "module"
         if "tensor" in kinds:
@@ -134,6 +139,33 @@ class Kinds:
             return "module"
         return "unknown"
 
+    def _of_element(self, value: ast.AST, index: int, scope: ast.AST) -> Kind:
+        """The kind of element ``index`` of ``value``: a tuple written out, or a call of one of
+        the program's functions annotated to return ``Tuple[...]``."""
+        if isinstance(value, ast.Tuple | ast.List) and index < len(value.elts):
+            return self.of_expr(value.elts[index], scope)
+        elements = self._returned_tuple(value)
+        return self._of_annotation(elements[index]) if index < len(elements) else "unknown"
+
+    def _returned_tuple(self, value: ast.AST) -> list[ast.expr]:
+        """The element annotations of ``-> Tuple[A, B]`` of the program function ``value``
+        calls; empty for anything else."""
+        function = self._functions.get(call_name(value) or "")
+        elements = self._returned_tuple_annotation(function) if function is not None else None
+        return elements or []
+
+    @staticmethod
+    def _returned_tuple_annotation(function: FunctionNode) -> list[ast.expr] | None:
+        """The element annotations of ``function``'s ``-> Tuple[A, B]``; None when it is
+        not annotated to return a tuple."""
+        returns = function.returns
+        if not isinstance(returns, ast.Subscript):
+            return None
+        if (dotted_name(returns.value) or "").rsplit(".", 1)[-1] not in ("Tuple", "tuple"):
+            return None
+        inner = returns.slice
+        return list(inner.elts) if isinstance(inner, ast.Tuple) else [inner]
+
     def _of_call(self, call: ast.Call, scope: ast.AST) -> Kind:
         """The kind of what a call returns (see the module docstring)."""
         name = call_name(call) or ""
@@ -144,6 +176,8 @@ class Kinds:
             return "module"
         if last == "deepcopy" and call.args:
             return self.of_expr(call.args[0], scope)
+        if name in self._functions:
+            return self._once(("returns", name, 0), lambda: self._of_returned(name))
         if isinstance(call.func, ast.Attribute) and not name.startswith("torch."):
             receiver = self.of_expr(call.func.value, scope)
             if call.func.attr in _SAME_KIND_METHODS or receiver == "tensor":
@@ -152,6 +186,18 @@ class Kinds:
         if name.startswith("torch.") and not name.startswith(_NOT_TENSOR_PREFIXES):
             return "tensor"  # torch.tensor, torch.cat, torch.tril, torch.nn.functional is above
         return "unknown"
+
+    def _of_returned(self, name: str) -> Kind:
+        """What the program's function ``name`` returns: its annotation (a tuple is not a
+        tensor), else its ``return`` values (a module if any is, else a tensor if any is)."""
+        function = self._functions[name]
+        if function.returns is not None:
+            if self._returned_tuple_annotation(function) is not None:
+                return "unknown"  # a tuple of things, not one tensor
+            return self._of_annotation(function.returns)
+        values = [n.value for n in own_nodes(function) if isinstance(n, ast.Return) and n.value]
+        kinds = {self.of_expr(value, function) for value in values}
+        return "module" if "module" in kinds else "tensor" if "tensor" in kinds else "unknown"
 
     def _lineage(self, cls: ast.ClassDef) -> list[ast.ClassDef]:
         """``cls`` and the classes of the program it derives from, nearest first."""
@@ -214,6 +260,23 @@ def _assigned_values(name: str, scope: ast.AST) -> list[ast.AST]:
         ):
             values.append(node.value)
     return values
+
+
+def _unpacked_values(name: str, scope: ast.AST) -> list[tuple[ast.AST, int]]:
+    """(value, position) of each ``a, name = value`` assignment in ``scope``'s own body."""
+    found = []
+    for node in own_nodes(scope):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target = node.targets[0]
+        if not isinstance(target, ast.Tuple | ast.List):
+            continue
+        if any(isinstance(e, ast.Starred) for e in target.elts):
+            continue  # the position of what follows a starred target is unknown
+        for position, element in enumerate(target.elts):
+            if isinstance(element, ast.Name) and element.id == name:
+                found.append((node.value, position))
+    return found
 
 
 def _binds(name: str, function: ast.AST) -> bool:

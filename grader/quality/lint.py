@@ -1,5 +1,8 @@
 """The curated ruff rule set, run over the candidate's program as text.
 
+Findings are kept on the candidate's lines only, and not on a notebook's top-level display
+statements (``x.shape``, ``print(...)``): how a cell shows a value is not code to judge.
+
 ruff parses the text it reads on stdin and never executes it, so running it from the grader
 process keeps the trust boundary. It runs ``--isolated`` so that no configuration file near
 the grader (or planted in a submission's folder) changes the rules.
@@ -62,10 +65,11 @@ def lint(program: Program, config: QualityConfig) -> list[Finding]:
     if done.returncode not in (0, 1):
         raise LintError(f"ruff exited {done.returncode}: {done.stderr.strip()[:500]}")
     findings = []
+    display = program.display_lines()
     for item in json.loads(done.stdout or "[]"):
         line = item["location"]["row"]
-        if item["code"] is None or not program.owns_line(line):
-            continue  # a syntax error has no code; lines from the handout are not theirs
+        if item["code"] is None or not program.owns_line(line) or line in display:
+            continue  # no code: a syntax error; the handout's lines and displays are not judged
         findings.append(
             Finding(
                 rule=f"ruff.{item['code']}",
@@ -73,13 +77,7 @@ def lint(program: Program, config: QualityConfig) -> list[Finding]:
                 message=item["message"],
                 line=line,
                 severity="minor",
-                symbol=_symbol_at(program, line),
+                symbol=program.symbol_at(line),
             )
         )
     return findings
-
-
-def _symbol_at(program: Program, line: int) -> str | None:
-    """The innermost definition spanning ``line``."""
-    spanning = [d for d in program.definitions() if d.lineno <= line <= (d.end_lineno or d.lineno)]
-    return program.symbol(spanning[-1]) if spanning else None

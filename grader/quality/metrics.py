@@ -1,8 +1,24 @@
-"""Per-definition readability metrics: cyclomatic complexity, docstring and type-hint coverage.
+"""Readability metrics: cyclomatic complexity, docstring and type-hint coverage, per
+definition, and the named summary the scorecard shows.
 
 Only definitions the candidate wrote count: for coverage, a definition whose ``def`` or
 ``class`` line is theirs (a handout skeleton's signature and docstring are not); for
 complexity, a function with any line of theirs (they may have filled in a handout's body).
+
+`QualityReport.metrics` is a flat ``str -> number`` dict with these keys, always all of
+them when the code parses (none when it does not); `READABILITY_METRICS` gives each a label:
+
+- ``code_lines``: the candidate's code lines (not blank, not comment-only, not a notebook's
+  top-level display statement);
+- ``ruff_findings`` and ``ruff_per_100_lines``: findings of the curated ruff rules on those
+  lines, and per 100 of them;
+- ``mean_complexity`` and ``max_complexity``: McCabe complexity over the candidate's
+  functions (0 when they wrote none);
+- ``docstring_coverage_pct`` and ``type_hint_coverage_pct``: the share, 0..100, of their
+  public definitions with a docstring and of their parameters and returns with a type hint
+  (100 when there is nothing to cover);
+- ``misspelled_identifiers``: distinct misspelled words in the identifiers they defined;
+- ``commented_out_code``: blocks of commented-out code on their lines.
 """
 
 from __future__ import annotations
@@ -16,6 +32,19 @@ from grader.result import Finding
 
 # Statements that each add one path through a function.
 _BRANCHES = (ast.If, ast.For, ast.AsyncFor, ast.While)
+
+READABILITY_METRICS: dict[str, str] = {
+    "code_lines": "candidate code lines",
+    "ruff_findings": "ruff findings",
+    "ruff_per_100_lines": "ruff findings per 100 code lines",
+    "mean_complexity": "mean cyclomatic complexity",
+    "max_complexity": "highest cyclomatic complexity",
+    "docstring_coverage_pct": "docstring coverage (%)",
+    "type_hint_coverage_pct": "type-hint coverage (%)",
+    "misspelled_identifiers": "misspelled identifier words",
+    "commented_out_code": "commented-out code blocks",
+}
+"""Key -> label of every entry of `QualityReport.metrics`, in display order."""
 
 
 @dataclass(frozen=True)

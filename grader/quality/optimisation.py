@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from grader.quality.config import QualityConfig
 from grader.quality.kinds import Kinds
@@ -25,6 +25,7 @@ from grader.quality.source import (
     call_name,
     dotted_name,
     finding_at,
+    is_triangle,
     method_name,
 )
 from grader.result import Finding, Severity
@@ -41,6 +42,9 @@ _EVAL_FUNCTION = re.compile(r"^(eval|valid)", re.IGNORECASE)
 _NO_GRAD = ("no_grad", "inference_mode", "set_grad_enabled")
 # Callables that are modules but not the model: calling them is not running the model.
 _NOT_THE_MODEL = re.compile(r"loss|criterion", re.IGNORECASE)
+# Methods that copy a tensor's values to the host, waiting for the device.
+_READS = {"item", "tolist"}
+_CACHES = {"cache", "lru_cache", "functools.cache", "functools.lru_cache"}
 
 
 def optimisation_findings(program: Program, config: QualityConfig) -> list[Finding]:
@@ -61,7 +65,9 @@ def optimisation_findings(program: Program, config: QualityConfig) -> list[Findi
 def discarded_moves(program: Program, kinds: Kinds) -> list[Finding]:
     """``x.to(device)`` as a statement on its own. On a tensor it does nothing: ``.to``
     returns a moved copy and leaves ``x`` where it was. On an ``nn.Module`` it moves the
-    module in place, which is right, so names that `Kinds` knows to be modules are skipped."""
+    module in place and returns it, which is right, so receivers that `Kinds` knows to be
+    modules are skipped; receivers it knows to be tensors are a major finding, and unknown
+    ones a minor finding that says "possibly"."""
     findings = []
     for node in ast.walk(program.tree):
         if not (isinstance(node, ast.Expr) and method_name(node.value) in _MOVES):
@@ -74,15 +80,21 @@ def discarded_moves(program: Program, kinds: Kinds) -> list[Finding]:
             continue
         code = ast.unparse(call)
         target = ast.unparse(call.func.value)
-        hedge = "" if kind == "tensor" else f" (if `{target}` is a tensor; a module moves in place)"
+        if kind == "tensor":
+            what = f"`{code}` throws its result away: `{target}` is a tensor"
+        else:
+            what = (
+                f"`{code}` possibly throws its result away: if `{target}` is a tensor (an "
+                "`nn.Module` would move in place, and the grader cannot tell which it is)"
+            )
         findings.append(
             _finding(
                 program,
                 node,
                 "opt.to-device-discarded",
-                f"`{code}` throws its result away{hedge}: a tensor's `.{call.func.attr}()` returns "
-                f"a copy, so `{target}` stays where it was and is copied again wherever it is "
-                f"used. Write `{target} = {code}`.",
+                f"{what}, `.{call.func.attr}()` returns a moved copy and leaves `{target}` where "
+                f"it was, so it is copied again wherever it is used, or meets a model on "
+                f"another device. Write `{target} = {code}`.",
                 "major" if kind == "tensor" else "minor",
             )
         )
@@ -203,23 +215,32 @@ def loops_over_heads(program: Program) -> list[Finding]:
 
 
 def items_every_step(program: Program) -> list[Finding]:
-    """``loss.item()`` on every step of a training loop (one that calls ``.backward()``):
-    each call waits for the device to finish and copies to the host, so a GPU loop stalls
-    every batch. Accumulate on the device and call ``.item()`` when logging."""
+    """``loss.item()`` (or ``.tolist()``) on every step of a training loop: each call waits
+    for the device to finish the step and copies to the host, so a GPU loop stalls once per
+    batch instead of running ahead. Accumulate on the device and read the value when logging.
+
+    A training loop is one whose own body (not a loop nested in it) runs a backward pass:
+    ``.backward()``, or a call of one of the program's functions that does. A read under a
+    throttling or caching ``if`` (``if step % 100 == 0``) is not every step. Evaluation
+    loops are not flagged: they run once per epoch, and reading each batch's loss there costs
+    a sync per batch of a forward pass only."""
+    backward = _backward_functions(program)
     findings = []
     for node in ast.walk(program.tree):
-        if not (isinstance(node, ast.Call) and method_name(node) == "item" and not node.args):
+        if not (isinstance(node, ast.Call) and method_name(node) in _READS and not node.args):
             continue
         loop = _repeated_in_loop(program, node)
-        if loop is not None and _calls_backward(loop) and program.owns(node):
+        if loop is not None and _trains(loop, backward) and program.owns(node):
             findings.append(
                 _finding(
                     program,
                     node,
                     "opt.item-every-step",
-                    "`.item()` runs on every training step: it synchronises with the device "
-                    "each batch. Accumulate the loss as a tensor and read it when logging.",
-                    "info",
+                    f"`{ast.unparse(node)}` runs on every training step (the loop runs a "
+                    "backward pass each iteration): it makes the host wait for the device "
+                    "every batch. Accumulate the loss as a tensor (`total += loss.detach()`) "
+                    "and read it only when logging, e.g. under `if step % log_interval == 0`.",
+                    "minor",
                 )
             )
     return findings
@@ -265,13 +286,20 @@ def _finding(
 def _repeated_in_loop(program: Program, node: ast.AST) -> Loop | None:
     """The loop (in the same function) that runs ``node`` on every iteration, or None when
     it runs once, or under an ``if`` that caches or throttles it (see the module docstring)."""
+    around = _loop_or_cache(program, node)
+    return around if isinstance(around, Loop) else None
+
+
+def _loop_or_cache(program: Program, node: ast.AST) -> Loop | ast.If | None:
+    """The innermost of: a loop (in ``node``'s function) whose body runs ``node``, or an
+    ``if`` that caches or throttles it; None when there is neither."""
     names = _assigned_names(program, node)
     child = node
     for parent in program.ancestors(node):
         if isinstance(parent, DefinitionNode | ast.Lambda):
             return None
         if isinstance(parent, ast.If) and child is not parent.test and _caches(parent.test, names):
-            return None
+            return parent
         if isinstance(parent, Loop) and child in parent.body:
             return parent
         child = parent
@@ -301,6 +329,8 @@ def _assigned_names(program: Program, node: ast.AST) -> set[str]:
         return set()
     targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
     flat = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple | ast.List) else [t])]
+    # cache[n] = ... assigns into `cache`: a test mentioning `cache` guards it.
+    flat = [t.value if isinstance(t, ast.Subscript) else t for t in flat]
     return {name for name in map(dotted_name, flat) if name}
 
 
@@ -322,17 +352,38 @@ def _mask_builder(program: Program) -> Callable[[ast.AST], bool]:
     defined = {f.name: f for f in program.functions()}
 
     def builds(node: ast.AST, seen: frozenset[str] = frozenset()) -> bool:
-        if method_name(node) in ("tril", "triu") or call_name(node) in ("torch.tril", "torch.triu"):
+        if is_triangle(node):
             return True
         name = (call_name(node) or "").rsplit(".", 1)[-1]
         if "mask" not in name or name != name.lower() or name.startswith("masked"):
             return False
         if name not in defined or name in seen:
             return name not in seen  # a library's mask function, e.g. generate_square_...
-        body = ast.walk(defined[name])
-        return any(_allocates(n) or builds(n, seen | {name}) for n in body)
+        helper = defined[name]
+        if _cached_function(helper):
+            return False
+        return any(
+            (_allocates(n) or builds(n, seen | {name})) and not _built_once(program, n)
+            for n in ast.walk(helper)
+        )
 
     return builds
+
+
+def _cached_function(function: FunctionNode) -> bool:
+    """``@functools.cache`` or ``@lru_cache(...)``: one build per distinct argument."""
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if dotted_name(target) in _CACHES:
+            return True
+    return False
+
+
+def _built_once(program: Program, node: ast.AST) -> bool:
+    """Whether a build inside a helper sits under an ``if`` that caches it (``if n not in
+    cache:``, ``if self.mask is None or self.mask.size(0) < n:``): the helper then mostly
+    hands back what it built before, often a slice of it."""
+    return isinstance(_loop_or_cache(program, node), ast.If)
 
 
 def _allocates(node: ast.AST) -> bool:
@@ -364,9 +415,40 @@ def _mentions_heads(iterable: ast.expr) -> bool:
     return False
 
 
-def _calls_backward(loop: Loop) -> bool:
-    """Whether ``loop`` is a training loop: something in it calls ``.backward()``."""
-    return any(method_name(n) == "backward" for n in ast.walk(loop))
+def _backward_functions(program: Program) -> set[str]:
+    """Names of the program's functions that run a backward pass, directly or through
+    another of its functions (``train_step`` calling ``loss.backward()``)."""
+    functions = {f.name: f for f in program.functions()}
+    found: set[str] = set()
+    changed = True
+    while changed:  # a fixed point over calls between the program's functions
+        changed = False
+        for name, function in functions.items():
+            if name not in found and _runs_backward(ast.walk(function), found):
+                found.add(name)
+                changed = True
+    return found
+
+
+def _trains(loop: Loop, backward: set[str]) -> bool:
+    """Whether ``loop``'s own body (not a nested loop's) runs a backward pass."""
+    nodes: list[ast.AST] = []
+    stack: list[ast.AST] = [*loop.body]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if not isinstance(node, Loop | DefinitionNode | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+    return _runs_backward(nodes, backward)
+
+
+def _runs_backward(nodes: Iterable[ast.AST], backward: set[str]) -> bool:
+    """Whether any of ``nodes`` calls ``.backward()`` or a function named in ``backward``."""
+    return any(
+        method_name(n) == "backward" or (call_name(n) or "").rsplit(".", 1)[-1] in backward
+        for n in nodes
+        if isinstance(n, ast.Call)
+    )
 
 
 def _used_as_device(program: Program, literal: ast.Constant) -> bool:

@@ -1,11 +1,14 @@
 """Static reusability findings: what stops a function from being called anywhere else.
 
-A function is reusable when everything it depends on comes in through its parameters. These
-rules find what does not: numbers fixed in its body (``reuse.magic-number``), local settings
-a caller cannot change (``reuse.hardcoded-setting``), notebook variables read from inside
-(``reuse.notebook-global``) and defaults shared between calls (``reuse.mutable-default``).
-Repeated blocks are in `grader.quality.duplication`. Module-level code is not judged here: a
-notebook's configuration cell is the right place for its numbers and variables.
+A function is reusable when everything it depends on comes in through its parameters, and
+every parameter does something. These rules find what does not: numbers fixed in its body
+(``reuse.magic-number``), local settings a caller cannot change (``reuse.hardcoded-setting``),
+notebook variables read from inside (``reuse.notebook-global``), defaults shared between
+calls (``reuse.mutable-default``) and parameters it ignores (``reuse.unused-parameter``).
+One rule looks at the whole program: a causal mask built inline in several places instead
+of by one function (``reuse.inline-mask``). Repeated blocks are in
+`grader.quality.duplication`. Module-level numbers and variables are not judged: a
+notebook's configuration cell is the right place for them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from grader.quality.source import (
     FunctionNode,
     Program,
     call_name,
+    dotted_name,
     finding_at,
+    is_triangle,
     method_name,
     own_nodes,
 )
@@ -30,6 +35,8 @@ _INNER_SCOPES = {"listcomp", "setcomp", "dictcomp", "genexpr", "lambda"}
 _CAP_WORDS = re.compile(r"^[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$")
 _MUTABLE_DEFAULTS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
 _MAKERS = {"list", "dict", "set"}  # list() as a default is as shared as []
+# Decorators that fix a function's signature from outside: it may ignore a parameter.
+_FIXED_SIGNATURES = {"abstractmethod", "overload", "override", "setter"}
 
 
 def reusability_findings(program: Program, config: QualityConfig) -> list[Finding]:
@@ -39,6 +46,8 @@ def reusability_findings(program: Program, config: QualityConfig) -> list[Findin
         *hardcoded_settings(program, config),
         *notebook_globals(program),
         *mutable_defaults(program),
+        *unused_parameters(program),
+        *inline_masks(program),
     ]
     return sorted(findings, key=lambda f: (f.line or 0, f.rule))
 
@@ -159,6 +168,65 @@ def mutable_defaults(program: Program) -> list[Finding]:
     return findings
 
 
+def unused_parameters(program: Program) -> list[Finding]:
+    """A parameter the function never reads, in a function whose body the candidate wrote:
+    a caller who passes ``window_size`` or ``device`` believes it is used, while the body
+    hard-codes its own value (or forgets it). Not counted: ``self``/``cls``, ``_private``
+    names, ``*args``/``**kwargs``, stubs (a body that only raises ``NotImplementedError`` or
+    passes), dunder methods other than ``__init__``, abstract methods and overloads."""
+    findings = []
+    for function in program.functions():
+        if _exempt_function(program, function):
+            continue
+        read = {
+            n.id
+            for statement in function.body
+            for n in ast.walk(statement)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        for arg in _parameters(program, function):
+            if arg.arg in read or arg.arg.startswith("_"):
+                continue
+            findings.append(
+                _finding(
+                    program,
+                    arg,
+                    "reuse.unused-parameter",
+                    f"`{function.name}` never uses its parameter `{arg.arg}`: a caller who "
+                    "passes it changes nothing. Use it where the body fixes its own value, "
+                    "or remove it.",
+                    "minor",
+                )
+            )
+    return findings
+
+
+def inline_masks(program: Program) -> list[Finding]:
+    """The causal mask built inline (``torch.tril``/``triu``) in two or more places of the
+    candidate's code, outside any function named ``*mask*``: the same construction written
+    out each time, so a change of convention or device must be made everywhere. One finding,
+    at the second place, listing them all."""
+    sites = sorted(
+        (n for n in ast.walk(program.tree) if is_triangle(n) and program.owns(n)),
+        key=lambda n: (n.lineno, n.col_offset),  # type: ignore[attr-defined]
+    )
+    sites = [n for n in sites if not _in_mask_function(program, n)]
+    if len(sites) < 2:
+        return []
+    lines = ", ".join(str(n.lineno) for n in sites)  # type: ignore[attr-defined]
+    return [
+        _finding(
+            program,
+            sites[1],
+            "reuse.inline-mask",
+            f"The causal mask is built inline in {len(sites)} places (lines {lines}): write "
+            "it once, as a function of the length (and device), e.g. `causal_mask(size, "
+            "device)`, and call it where a mask is needed.",
+            "minor",
+        )
+    ]
+
+
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -240,8 +308,51 @@ def _displays(node: ast.AST) -> bool:
 
 
 def _constant_or_alias(name: str) -> bool:
-    """``UPPER_CASE`` (a constant), ``CapWords`` (a class or type alias) or a dunder."""
-    return name.isupper() or bool(_CAP_WORDS.match(name)) or name.startswith("__")
+    """``UPPER_CASE`` (a constant), ``CapWords`` (a class or type alias), a dunder, or
+    ``_private`` module state (a cache kept on purpose, not a notebook variable)."""
+    return name.isupper() or bool(_CAP_WORDS.match(name)) or name.startswith("_")
+
+
+def _exempt_function(program: Program, function: FunctionNode) -> bool:
+    """Functions whose parameters are fixed by something else, or not written by the
+    candidate (see `unused_parameters`)."""
+    body = function.body[1:] if ast.get_docstring(function) else function.body
+    decorators = {(dotted_name(d) or "").rsplit(".", 1)[-1] for d in function.decorator_list}
+    dunder = function.name.startswith("__") and function.name != "__init__"
+    return (
+        dunder
+        or bool(decorators & _FIXED_SIGNATURES)
+        or all(_is_stub_statement(s) for s in body)
+        or not any(program.owns(s) for s in body)
+    )
+
+
+def _is_stub_statement(statement: ast.stmt) -> bool:
+    """``pass``, ``...`` or ``raise NotImplementedError``."""
+    if isinstance(statement, ast.Pass):
+        return True
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return True
+    if isinstance(statement, ast.Raise) and statement.exc is not None:
+        raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+        return dotted_name(raised) == "NotImplementedError"
+    return False
+
+
+def _parameters(program: Program, function: FunctionNode) -> list[ast.arg]:
+    """Named parameters, without a method's ``self``/``cls``."""
+    args = [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]
+    in_class = isinstance(program.parents.get(function), ast.ClassDef)
+    static = any(dotted_name(d) == "staticmethod" for d in function.decorator_list)
+    positional = function.args.posonlyargs or function.args.args
+    return args[1:] if in_class and not static and positional else args
+
+
+def _in_mask_function(program: Program, node: ast.AST) -> bool:
+    """Whether ``node`` is inside a function named ``*mask*`` (the right place to build one)."""
+    return any(
+        isinstance(a, FunctionNode) and "mask" in a.name.lower() for a in program.ancestors(node)
+    )
 
 
 def _function_tables(table: symtable.SymbolTable) -> list[symtable.SymbolTable]:

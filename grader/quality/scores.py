@@ -4,6 +4,12 @@ optimisation and reusability criteria.
 Readability is static only, so `readability_score` gives the whole 0..100 score. Optimisation
 and reusability also rest on behaviour (timings, generality checks); the scoring stage
 combines those with `static_penalty`. Every point lost comes with a sentence saying why.
+
+The numbers behind readability are `QualityReport.metrics`, a flat ``str -> number`` dict
+with stable keys, labelled by `grader.quality.metrics.READABILITY_METRICS` (the scorecard
+shows them under the criterion): ``code_lines``, ``ruff_findings``, ``ruff_per_100_lines``,
+``mean_complexity``, ``max_complexity``, ``docstring_coverage_pct``,
+``type_hint_coverage_pct``, ``misspelled_identifiers`` and ``commented_out_code``.
 """
 
 from __future__ import annotations
@@ -27,19 +33,20 @@ def readability_score(
 
     Starts from 100 and takes off, each part capped: ruff findings per 100 candidate code
     lines, functions above the complexity threshold, the share of public definitions without
-    a docstring, the share of parameters and returns without a type hint, and misspelled
-    identifier words.
+    a docstring, the share of parameters and returns without a type hint, misspelled
+    identifier words, and blocks of commented-out code.
     """
     config = config or QualityConfig()
-    metrics = report.metrics
-    if not metrics.get("parsed"):
+    details = report.details
+    if not details.get("parsed"):
         return 0.0, ["0/100: the code does not parse, so its readability cannot be judged."]
     parts = [
-        _ruff_part(metrics, config),
+        _ruff_part(report, config),
         _complexity_part(report, config),
-        _coverage_part(metrics["docstrings"], "docstrings", config.docstring_weight),
-        _coverage_part(metrics["type_hints"], "type hints", config.type_hint_weight),
-        _spelling_part(metrics["misspelled"], config),
+        _coverage_part(details["docstrings"], "docstrings", config.docstring_weight),
+        _coverage_part(details["type_hints"], "type hints", config.type_hint_weight),
+        _spelling_part(details["misspelled"], config),
+        _commented_code_part(report, config),
     ]
     score = max(0.0, FULL_MARKS - sum(points for points, _ in parts))
     return round(score, 1), [line for _, line in parts]
@@ -83,14 +90,14 @@ def static_penalty(
 # --- the parts of readability ----------------------------------------------------------
 
 
-def _ruff_part(metrics: dict, config: QualityConfig) -> tuple[float, str]:
+def _ruff_part(report: QualityReport, config: QualityConfig) -> tuple[float, str]:
     """Points for ruff findings per 100 code lines (at least `min_lines_for_density`)."""
-    if not metrics.get("ruff_available"):
+    if not report.details.get("ruff_available"):
         return 0.0, "-0: ruff was not available, so style rules were not checked."
-    count, lines = metrics["ruff_findings"], metrics["code_lines"]
+    count, lines = report.metrics["ruff_findings"], report.metrics["code_lines"]
     per_100 = 100 * count / max(lines, config.min_lines_for_density)
     points = min(config.max_ruff_penalty, config.ruff_cost_per_100_lines * per_100)
-    rules = ", ".join(f"{code} x{n}" for code, n in sorted(metrics["ruff_by_rule"].items()))
+    rules = ", ".join(f"{code} x{n}" for code, n in sorted(report.details["ruff_by_rule"].items()))
     detail = f": {rules}" if rules else ""
     return points, (
         f"{_off(points)}: {count} ruff finding(s) in {lines} candidate code lines "
@@ -131,6 +138,16 @@ def _spelling_part(misspelled: dict[str, str], config: QualityConfig) -> tuple[f
     points = min(config.max_spelling_penalty, config.spelling_cost * len(misspelled))
     words = ", ".join(f"'{w}' ({right}?)" for w, right in misspelled.items())
     return points, f"{_off(points)}: misspelled words in identifiers: {words}."
+
+
+def _commented_code_part(report: QualityReport, config: QualityConfig) -> tuple[float, str]:
+    """Points for each block of commented-out code."""
+    flagged = [f for f in report.findings if f.rule == "readability.commented-out-code"]
+    if not flagged:
+        return 0.0, "-0: no commented-out code on the candidate's lines."
+    points = min(config.max_commented_code_penalty, config.commented_code_cost * len(flagged))
+    lines = ", ".join(str(f.line) for f in flagged)
+    return points, f"{_off(points)}: commented-out code left in at line(s) {lines}."
 
 
 def _off(points: float) -> str:

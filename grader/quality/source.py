@@ -28,6 +28,8 @@ _NON_CODE_TOKENS = {
     tokenize.ENDMARKER,
     tokenize.ENCODING,
 }
+_DISPLAY_CALLS = {"print", "display", "pprint", "pprint.pprint"}
+_TRIANGLES = ("tril", "triu")
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,23 @@ class Program:
         return line in self.candidate_lines
 
     def code_lines(self) -> int:
-        """How many of the candidate's lines hold code (not blank, not only a comment)."""
+        """How many of the candidate's lines hold code: not blank, not only a comment, and
+        not a notebook's display statement (`display_lines`)."""
         tokens = tokenize.generate_tokens(io.StringIO(self.source).readline)
         lines: set[int] = set()
         for token in tokens:
             if token.type not in _NON_CODE_TOKENS:
                 lines.update(range(token.start[0], token.end[0] + 1))
-        return len(lines & self.candidate_lines)
+        return len((lines & self.candidate_lines) - self.display_lines())
+
+    def display_lines(self) -> frozenset[int]:
+        """Lines of top-level display statements (`is_display`): how a notebook shows a
+        value, not code to judge. Inside a function a ``print`` is the function's logging."""
+        lines: set[int] = set()
+        for statement in self.tree.body:
+            if is_display(statement):
+                lines.update(range(statement.lineno, (statement.end_lineno or 0) + 1))
+        return frozenset(lines)
 
     def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
         """The nodes containing ``node``, innermost first."""
@@ -86,6 +98,11 @@ class Program:
         if isinstance(node, DefinitionNode):
             names.insert(0, node.name)
         return ".".join(reversed(names)) or None
+
+    def symbol_at(self, line: int) -> str | None:
+        """Dotted name of the innermost definition spanning ``line``, or None."""
+        spanning = [d for d in self.definitions() if d.lineno <= line <= (d.end_lineno or 0)]
+        return self.symbol(spanning[-1]) if spanning else None
 
     def definitions(self) -> Iterator[DefinitionNode]:
         """Every function and class, outermost first, in source order."""
@@ -119,6 +136,24 @@ def method_name(node: ast.AST) -> str | None:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         return node.func.attr
     return None
+
+
+def is_triangle(node: ast.AST) -> bool:
+    """A ``torch.tril``/``torch.triu`` call or ``.tril()``/``.triu()`` method call: how a
+    causal mask is built."""
+    return method_name(node) in _TRIANGLES or call_name(node) in ("torch.tril", "torch.triu")
+
+
+def is_display(statement: ast.stmt) -> bool:
+    """A notebook's display line: a bare expression that does nothing but show a value
+    (``x.shape``, ``output``; not a call, ``await`` or ``yield``), or a ``print``/``display``
+    call."""
+    if not isinstance(statement, ast.Expr):
+        return False
+    value = statement.value
+    if isinstance(value, ast.Call):
+        return call_name(value) in _DISPLAY_CALLS
+    return not isinstance(value, ast.Await | ast.Yield | ast.YieldFrom)
 
 
 def own_nodes(scope: ast.AST) -> list[ast.AST]:

@@ -109,9 +109,11 @@ def curve_plot(
     baseline: float | None = None,
     floor: float | None = None,
     y_range: tuple[float, float] | None = None,
+    reference: TrainingRun | None = None,
 ) -> CurvePlot | None:
     """Lay out the plot of one run's validation and training loss per step, with the baseline
-    and the entropy floor as dashed lines. None when the run recorded no finite point."""
+    and the entropy floor as dashed lines, and the reference model's validation loss on the
+    same loop when ``reference`` is given. None when the run recorded no finite point."""
     steps = [p.step for p in run.curve if _finite(p.val_loss) or _finite(p.train_loss)]
     if not steps:
         return None
@@ -123,7 +125,7 @@ def curve_plot(
         )
         if _finite(v)
     ]
-    losses = [*_losses(run), *(v for _, _, v in refs)]
+    losses = [*_losses(run), *(_losses(reference) if reference else ()), *(v for _, _, v in refs)]
     lo, hi = y_range or (min(losses), max(losses))
     # The axes start at step 0 (the untrained model) and end on round ticks past the data.
     axes = _Axes(nice_ticks(min(0, *steps), max(1, *steps)), nice_ticks(lo, hi))
@@ -132,6 +134,7 @@ def curve_plot(
         for s in (
             _series(run, "val_loss", "validation loss", "val", axes),
             _series(run, "train_loss", "training loss", "train", axes),
+            _series(reference, "val_loss", "reference model (validation)", "refmodel", axes) if reference else None,
         )
         if s is not None
     ]

@@ -22,7 +22,14 @@ from grader.report.facts import (
 )
 from grader.report.highlight import highlight_lines, source_lines
 from grader.report.plot import CurvePlot, curve_plot, loss_range
-from grader.result import CriterionScore, Finding, SubmissionResult, TaskResult, TrainingRun
+from grader.result import (
+    CriterionScore,
+    Finding,
+    SubmissionResult,
+    TaskResult,
+    TrainingRun,
+    WrittenAnswer,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,31 @@ class Records:
     rows: tuple[tuple[Any, ...], ...]
 
 
+@dataclass(frozen=True)
+class PointView:
+    """One rubric point of a written answer, earned or missed, with its quotes."""
+
+    id: str
+    text: str
+    """The point in words (empty for results written before points carried it)."""
+    earned: bool
+    quotes: tuple[str, ...]
+    """The sentences that earned it."""
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    """A written answer with what its section shows beside it."""
+
+    answer: WrittenAnswer
+    anchor: str
+    note: str
+    """How the answer was found and what its score means, or why there is none."""
+    points: tuple[PointView, ...]
+    earned: int
+    """Rubric points earned."""
+
+
 def anchor(prefix: str, name: str) -> str:
     """An element id from a name that may hold any character (ids stay link-safe)."""
     return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}"
@@ -96,10 +128,13 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
 
     training = result.training
     y_range = loss_range(training) if training else None
+    # The reference model's curve is drawn over the candidate's runs, not as a run of its own plot.
+    ours = next((r for r in training.runs if r.driver == "reference_model"), None) if training else None
     runs = [
         RunView(
             run,
-            curve_plot(run, training.baseline_loss, training.entropy_floor, y_range),
+            curve_plot(run, training.baseline_loss, training.entropy_floor, y_range,
+                       reference=ours if run is not ours else None),
             anchor("run", f"{i}-{run.driver}"),
         )
         for i, run in enumerate(training.runs if training else (), start=1)
@@ -127,7 +162,27 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
         "isolation": sandbox_isolation(result.environment),
         "warning": isolation_warning(result),
         "anchor": anchor,
+        "answers": [answer_view(a) for a in result.answers],
     }
+
+
+def answer_view(answer: WrittenAnswer) -> AnswerView:
+    """A written answer as the scorecard shows it. Points are dicts in ``result.json``;
+    older results carry one ``quote`` and no ``text``, newer ones ``quotes`` too."""
+    points = tuple(
+        PointView(
+            id=str(p.get("point", "")),
+            text=str(p.get("text") or ""),
+            earned=bool(p.get("earned")),
+            quotes=tuple(p.get("quotes") or ((p["quote"],) if p.get("quote") else ())),
+        )
+        for p in answer.points
+    )
+    note = str(getattr(answer, "note", "") or "")  # `note` is a proposed WrittenAnswer field
+    if not note and not answer.found:
+        note = "No answer to this question was found in the submission."
+    earned = sum(p.earned for p in points)
+    return AnswerView(answer, anchor("question", answer.question), note, points, earned)
 
 
 def _criterion_view(

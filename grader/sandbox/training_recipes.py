@@ -16,16 +16,23 @@ from torch import nn
 
 
 class Trainer:
-    """SGD + clipping + StepLR on one model; ``steps`` continues where the last call stopped."""
+    """SGD (or Adam) + clipping + StepLR on one model; ``steps`` continues where the last call stopped."""
 
     def __init__(
-        self, model: nn.Module, lr: float, clip: float, gamma: float, device: torch.device
+        self,
+        model: nn.Module,
+        lr: float,
+        clip: float,
+        gamma: float,
+        device: torch.device,
+        optimizer: str = "sgd",
     ) -> None:
         self.model = model.to(device)
         self.device = device
         self.clip = clip
         self.criterion = nn.CrossEntropyLoss()
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+        self.optimizer = optimizers[optimizer](model.parameters(), lr=lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=1, gamma=gamma)
 
     def steps(
@@ -54,9 +61,11 @@ class Trainer:
 
 
 @recipe
-def lm_trainer(ctx: Context, model: nn.Module, lr: float, clip: float, gamma: float) -> Trainer:
+def lm_trainer(
+    ctx: Context, model: nn.Module, lr: float, clip: float, gamma: float, optimizer: str = "sgd"
+) -> Trainer:
     """A trainer for ``model``; the grader calls its ``steps`` method chunk by chunk."""
-    return Trainer(model, lr, clip, gamma, ctx.device)
+    return Trainer(model, lr, clip, gamma, ctx.device, optimizer)
 
 
 @recipe

@@ -9,7 +9,7 @@ from textwrap import dedent
 
 import pytest
 
-from grader.quality import QualityConfig, analyse, readability_score
+from grader.quality import READABILITY_METRICS, QualityConfig, analyse, readability_score
 from grader.quality.lint import ruff_binary
 from grader.quality.metrics import complexity
 from grader.quality.source import Program
@@ -78,7 +78,7 @@ def test_ruff_is_only_asked_about_candidate_lines() -> None:
 
 def test_ruff_failure_is_reported_not_raised() -> None:
     report = analyse(CLEAN, config=QualityConfig(ruff_select=("NOT-A-RULE",)))
-    assert report.metrics["ruff_available"] == 0
+    assert report.details["ruff_available"] is False
     assert [f.rule for f in report.findings] == ["quality.ruff-unavailable"]
     _, evidence = readability_score(report)
     assert any("ruff was not available" in line for line in evidence)
@@ -143,7 +143,7 @@ def test_complexity_above_threshold_is_flagged_at_the_def() -> None:
     ifs = "".join(f"    if x == {i}:\n        return {i}\n" for i in range(10))
     source = f"def long_chain(x):\n{ifs}    return x\n"
     report = analyse(source)
-    assert report.metrics["complexity"] == {"long_chain": 11}
+    assert report.details["complexity"] == {"long_chain": 11}
     assert [(f.rule, f.line) for f in report.by_criterion("readability")] == [
         ("readability.complexity", 1)
     ]
@@ -189,13 +189,13 @@ class _Helper:
 
 
 def test_docstring_coverage_counts_public_definitions() -> None:
-    docstrings = analyse(dedent(COVERAGE)).metrics["docstrings"]
+    docstrings = analyse(dedent(COVERAGE)).details["docstrings"]
     assert docstrings["missing"] == ["bare", "Model.forward", "Model.build"]
     assert (docstrings["covered"], docstrings["total"]) == (2, 5)
 
 
 def test_type_hint_coverage_counts_parameters_and_returns() -> None:
-    hints = analyse(dedent(COVERAGE)).metrics["type_hints"]
+    hints = analyse(dedent(COVERAGE)).details["type_hints"]
     # self is not counted, nor __init__'s return; a staticmethod's first argument is.
     assert set(hints["missing"]) == {
         "bare(x)", "bare(args)", "bare(kwargs)", "bare -> ?",
@@ -212,7 +212,7 @@ def test_coverage_counts_only_definitions_the_candidate_wrote() -> None:
     source = dedent(COVERAGE)
     handout = {i for i, line in enumerate(source.splitlines(), 1) if "def bare" in line}
     everything = frozenset(range(1, source.count("\n") + 2))
-    docstrings = analyse(source, candidate_lines=everything - handout).metrics["docstrings"]
+    docstrings = analyse(source, candidate_lines=everything - handout).details["docstrings"]
     assert "bare" not in docstrings["missing"]
 
 
@@ -262,7 +262,7 @@ def test_misspelled_identifiers_are_flagged_once_where_defined() -> None:
     source = dedent(SPELLING)
     report = analyse(source)
     assert found(report, "readability") == expected(source)
-    assert report.metrics["misspelled"] == {"atention": "attention", "enconding": "encoding"}
+    assert report.details["misspelled"] == {"atention": "attention", "enconding": "encoding"}
 
 
 def test_seed_readability_differs_from_clean_code() -> None:
@@ -271,7 +271,7 @@ def test_seed_readability_differs_from_clean_code() -> None:
     clean = readability_score(analyse(CLEAN))[0]
     for report in (notebook, markdown):
         assert readability_score(report)[0] < clean
-    assert notebook.metrics["docstrings"]["ratio"] < 1.0
+    assert notebook.details["docstrings"]["ratio"] < 1.0
 
 
 def test_code_lines_ignore_blank_lines_and_comments() -> None:
@@ -321,6 +321,70 @@ del y
 
 def test_unusual_code_is_analysed_without_rule_failures() -> None:
     report = analyse(dedent(UNUSUAL))
-    assert report.metrics["parsed"] == 1
+    assert report.details["parsed"] is True
     assert not [f for f in report.findings if f.rule.startswith("quality.")]
     assert ("reuse.notebook-global", 9) in found(report, "reusability")  # global counter
+
+
+COMMENTED = """
+# %%
+import torch
+
+device = "cpu"  # torch.device("cuda" if torch.cuda.is_available() else "cpu")  # expect: readability.commented-out-code
+
+def forward(x: torch.Tensor) -> torch.Tensor:
+    \"\"\"Doubles ``x``.\"\"\"
+    # print(x.shape)  # expect: readability.commented-out-code
+    # (batch, heads, seq, head_dim)
+    # shape: (batch, seq, dim)
+    # torch.Size([35, 20])
+    # [0, 35, 70, 105, ...]
+    # weights via scaled dot product attention
+    # for step in range(10):  # expect: readability.commented-out-code
+    #     x = x * 2
+    # TODO: use the fused kernel
+    y = x * 2  # (batch, seq, dim)
+    # noqa: E501
+    # type: ignore
+    return y  # a = b is how to write it
+
+# x = forward(x)  # expect: readability.commented-out-code
+"""
+
+
+def test_commented_out_code_is_found_and_notes_are_not() -> None:
+    source = dedent(COMMENTED)
+    report = analyse(source)
+    assert found(report, "readability") == expected(source)
+    assert report.metrics["commented_out_code"] == 4
+    score, evidence = readability_score(report)
+    config = QualityConfig()
+    assert score == 100 - config.max_commented_code_penalty  # 4 blocks, capped
+    assert any("commented-out code left in" in line for line in evidence)
+
+
+def test_commented_out_code_on_handout_lines_is_not_the_candidates() -> None:
+    source = dedent(COMMENTED)
+    marked = {line for _, line in expected(source)}
+    everything = frozenset(range(1, source.count("\n") + 2))
+    assert not analyse(source, candidate_lines=everything - marked).findings
+
+
+def test_metrics_are_the_named_numbers_the_scorecard_labels() -> None:
+    report = analyse(dedent(COVERAGE) + dedent(SPELLING))
+    assert list(report.metrics) == list(READABILITY_METRICS)
+    assert all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in report.metrics.values()
+    )
+    assert all(label and label[0].islower() for label in READABILITY_METRICS.values())
+    assert report.metrics["docstring_coverage_pct"] == 50.0  # 3 of the 6 public definitions
+    assert report.metrics["misspelled_identifiers"] == 2
+    scores = report.details["complexity"]
+    assert report.metrics["max_complexity"] == scores["bare"] == 2  # with its nested function
+    assert report.metrics["mean_complexity"] == round(sum(scores.values()) / len(scores), 2) > 1
+
+
+def test_unparsable_code_has_no_metrics() -> None:
+    report = analyse("def broken(:\n")
+    assert report.metrics == {}
+    assert report.details == {"parsed": False}

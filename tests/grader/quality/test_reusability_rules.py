@@ -26,7 +26,7 @@ class Block(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(200, dim)  # expect: reuse.magic-number
 
-    def forward(self, x, start: int = 5):
+    def forward(self, x, start: int = 5):  # expect: reuse.unused-parameter
         x = x.permute(0, 2, 1, 4).transpose(1, 3).flatten(start_dim=3)
         x = x[:, :35]  # expect: reuse.magic-number
         x = x * x.shape[3] ** 0.5 / math.sqrt(x.size(3))
@@ -71,6 +71,11 @@ def train(batches, lr: float):
 
 def build():
     return Model(2, 2)
+
+_cache = {}
+
+def cached(n: int):
+    return _cache.setdefault(n, n * n)
 
 def outer(scale: float):
     factor = 2 * scale
@@ -127,6 +132,80 @@ y = load(2)
 z = load(3)
 """
 
+UNUSED = """
+from abc import abstractmethod
+
+import torch
+from torch import nn
+
+def train(model, data, window_size: int, device=None, _seed=0, *args, **kwargs):  # expect: reuse.unused-parameter
+    for start in range(0, len(data), 35):  # expect: reuse.magic-number
+        model(data[start:start + window_size])
+
+def evaluate(model, data, device):
+    return model(data.to(device))
+
+def stub(x, y):
+    raise NotImplementedError
+
+def documented_stub(x):
+    \"\"\"Filled in by the candidate.\"\"\"
+    ...
+
+class Block(nn.Module):
+    def __init__(self, dim: int, dropout: float = 0.1):  # expect: reuse.unused-parameter
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, mask=None):  # expect: reuse.unused-parameter
+        return self.proj(x)
+
+    def __exit__(self, kind, value, traceback):
+        return False
+
+    @staticmethod
+    def make(size):
+        return torch.zeros(size)
+
+    @abstractmethod
+    def step(self, x):
+        return 0
+
+def closure(scale):
+    return lambda x: x * scale
+"""
+
+INLINE_MASKS = """
+import torch
+
+def train(model, batches, size: int):
+    mask = torch.tril(torch.ones(size, size))
+    for x in batches:
+        model(x, mask)
+
+def evaluate(model, batches, size: int):
+    mask = torch.ones(size, size).tril()  # expect: reuse.inline-mask
+    return [model(x, mask) for x in batches]
+"""
+
+ONE_MASK_FUNCTION = """
+import torch
+
+def causal_mask(size: int, device=None):
+    return torch.tril(torch.ones(size, size, device=device))
+
+def train(model, batches, size: int):
+    mask = causal_mask(size)
+    for x in batches:
+        model(x, mask)
+
+def evaluate(model, batches, size: int):
+    mask = causal_mask(size)
+    return [model(x, mask) for x in batches]
+
+scores = torch.tril(torch.ones(3, 3))
+"""
+
 
 @pytest.mark.parametrize(
     ("snippet", "criterion"),
@@ -135,8 +214,10 @@ z = load(3)
         (GLOBALS, "reusability"),
         (DEFAULTS, "reusability"),
         (DUPLICATES, "reusability"),
+        (UNUSED, "reusability"),
+        (INLINE_MASKS, "reusability"),
     ],
-    ids=["numbers", "globals", "defaults", "duplicates"],
+    ids=["numbers", "globals", "defaults", "duplicates", "unused", "inline-masks"],
 )
 def test_rule_fires_exactly_where_marked(snippet: str, criterion: str) -> None:
     source = dedent(snippet)
@@ -175,3 +256,45 @@ def test_allowed_numbers_are_configurable() -> None:
     assert found(analyse(source), "reusability") == {("reuse.magic-number", 2)}
     config = QualityConfig(allowed_numbers=(-1, 0, 1, 2, 35))
     assert not found(analyse(source, config=config), "reusability")
+
+
+def test_unused_parameters_are_named() -> None:
+    report = analyse(dedent(UNUSED))
+    unused = [f for f in report.findings if f.rule == "reuse.unused-parameter"]
+    named = sorted((f.symbol, f.message.split("`")[3]) for f in unused)
+    assert named == [
+        ("Block.__init__", "dropout"),
+        ("Block.forward", "mask"),
+        ("train", "device"),
+    ]
+
+
+def test_unused_parameter_of_a_handout_function_counts_only_if_the_body_is_theirs() -> None:
+    source = dedent(UNUSED)
+    signature = lines_matching(source, r"^def train\(")
+    body = lines_matching(source, r"for start in|model\(data\[start")
+    everything = frozenset(range(1, source.count("\n") + 2))
+    given_signature = analyse(source, candidate_lines=everything - signature)
+    assert "device" in {
+        f.message.split("`")[3]
+        for f in given_signature.findings
+        if f.rule == "reuse.unused-parameter"
+    }
+    given_all = analyse(source, candidate_lines=everything - signature - body)
+    assert all(
+        f.symbol != "train" for f in given_all.findings if f.rule == "reuse.unused-parameter"
+    )
+
+
+def test_one_mask_function_is_not_an_inline_mask() -> None:
+    # A function builds the mask and the top-level tril is a single site: nothing to report.
+    assert not [
+        f for f in analyse(dedent(ONE_MASK_FUNCTION)).findings if f.rule == "reuse.inline-mask"
+    ]
+
+
+def test_inline_mask_lists_every_place() -> None:
+    source = dedent(INLINE_MASKS)
+    (finding,) = [f for f in analyse(source).findings if f.rule == "reuse.inline-mask"]
+    sites = sorted(lines_matching(source, r"tril\("))
+    assert f"in 2 places (lines {sites[0]}, {sites[1]})" in finding.message

@@ -62,10 +62,10 @@ def test_guarded_mask_rebuild_and_no_grad_evaluation_are_not_flagged(notebook_re
     assert not rules & {"opt.mask-in-loop", "opt.eval-without-no-grad", "opt.head-loop"}
 
 
-def test_item_every_training_step_is_information_only(notebook, notebook_report):
+def test_item_every_training_step_is_one_minor_finding(notebook, notebook_report):
     items = [f for f in notebook_report.findings if f.rule == "opt.item-every-step"]
-    assert [f.symbol for f in items] == ["train"]
-    assert items[0].severity == "info"
+    assert [f.symbol for f in items] == ["train"]  # evaluate's per-batch .item() is not training
+    assert items[0].severity == "minor"
     assert items[0].line in lines_matching(notebook, r"\+=\s*loss\.item\(\)")
 
 
@@ -96,11 +96,11 @@ def test_parametrised_functions_read_no_notebook_globals(notebook_report, markdo
 
 
 def test_notebook_identifiers_are_spelled_right(notebook_report):
-    assert notebook_report.metrics["misspelled"] == {}
+    assert notebook_report.details["misspelled"] == {}
 
 
 def test_misspelled_positional_encoding_attribute(markdown, markdown_report):
-    assert markdown_report.metrics["misspelled"] == {"enconding": "encoding"}
+    assert markdown_report.details["misspelled"] == {"enconding": "encoding"}
     spelling = [f for f in markdown_report.findings if f.rule == "readability.spelling"]
     assert len(spelling) == 1
     assert spelling[0].line == min(lines_matching(markdown, r"self\.positional_enconding\s*="))
@@ -114,7 +114,7 @@ def test_markdown_answer_findings(markdown, markdown_report):
     assert _lines(markdown_report, "reuse.hardcoded-setting") == lines_matching(
         markdown, r"^\s+n = 0\.01"
     )
-    assert markdown_report.metrics["type_hints"]["ratio"] == 0.0
+    assert markdown_report.details["type_hints"]["ratio"] == 0.0
 
 
 def test_findings_stay_on_candidate_lines(notebook):

@@ -1,0 +1,489 @@
+"""Time the candidate's code against the reference: interleaved rounds, a clock out of reach.
+
+Three things are timed, at the handout's sizes (the assignment's training options: batch 20,
+2 heads, windows of 35 tokens, width 200):
+
+- ``attention``: forward and backward of the candidate's ``attention`` on
+  (batch, heads, seq, head_dim) queries, keys and values;
+- ``multi_head_attention``: forward and backward of their multi-head self-attention on
+  (batch, seq, d_model);
+- ``training``: one training step of their model (forward, cross-entropy, backward,
+  clipping, SGD), which also gives the report its ms/batch and tokens/s.
+
+How, and why this way (DESIGN.md, "The trust boundary"):
+
+- The reference runs in a sandboxed worker of its own, loaded from the trusted reference
+  sources and never shown candidate code. One worker for both would let a submission
+  patch torch (or find the reference's functions) and slow the reference down, and would
+  make the reference importable by candidate code, which the trust boundary forbids. Both
+  workers have the same limits and one thread each, so they run under the same conditions.
+- Rounds alternate between the two workers, candidate then reference, the order flipped
+  every repeat, so a change in the machine's load falls on both alike. A round is one
+  request running many calls, calibrated per side (after a warm-up call) to last at least
+  ``min_round_s``, so the clock's resolution and the round trip (~0.2 ms) are small beside
+  it. The result is the median milliseconds per call with the inter-quartile range.
+- The clock is the grader's: it reads the worker process's CPU time from outside (Linux's
+  per-process CPU clock, every thread included) before and after each round. A submission
+  can replace ``time.perf_counter`` in its process; it cannot change what the kernel counts.
+  CPU time rather than wall time, because on a shared machine the wall clock counts the
+  time other processes hold the cores (on two busy cores, 11 ms of wall per 3 ms call),
+  and threads a submission leaves spinning while the reference is measured would count
+  against the reference. On CUDA (kernels do not run on the CPU clock), or where the CPU
+  clock cannot be read, the grader's wall clock around the request is used instead; the
+  report says which.
+
+Residual risk: the loop that makes the calls (``timing_recipes.py``, ``Trainer.steps``) runs
+in the candidate's process, so code there could replace it and do fewer calls than asked,
+and a function that memoises its output on its inputs would get the repeated calls of a
+round for free. The grader checks each round's receipt (the output's shape, gradients
+reaching the inputs, one loss per training step) but cannot count calls it does not see;
+such code has to reach into the worker's own modules or cache outputs, which a reader sees
+at once. Threads a submission leaves busy still slow the reference's CPU time somewhat
+(shared caches and cores: +25 % measured on two overloaded cores, while the same threads
+cost the submission itself more); on CUDA, kernels left running on the device can slow
+the reference's rounds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+
+from grader.assignment import Assignment
+from grader.config import GraderConfig
+from grader.result import Timing
+from grader.sandbox import CandidateError, Handle, Sandbox, WorkerError
+from grader.sandbox.isolation import processes_of_uid
+from grader.trusted import reference_modules
+
+TASKS = ("attention", "multi_head_attention", "training")
+"""The tasks that are timed, in the order they are timed."""
+PTB_VOCAB = 10_000
+"""Vocabulary of the handout's Penn Treebank: the output layer's size dominates a step."""
+TRAIN_WINDOWS = 4
+"""Distinct windows in the token stream a timed training step cycles through."""
+MIN_REPEATS = 3
+"""Repeats every item gets, however slow: three rounds still give a median."""
+ITEM_BUDGET_S = 2.5
+"""After this many seconds of an item's repeats (and MIN_REPEATS), stop: a very slow
+submission costs seconds here, not minutes, and its band is already clear."""
+MAX_CALLS = 10_000
+"""Most calls in one round, whatever the calibration says."""
+CPU_CLOCK = "the workers' CPU time, read by the grader"
+WALL_CLOCK = "the grader's wall clock around each request"
+
+Clock = Callable[[], float]
+
+
+class NotTimed(Exception):
+    """An item that cannot be timed; the message says why, for the report."""
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Training speed of both models at the handout's batch, from the training-step timing."""
+
+    candidate_ms_per_batch: float
+    reference_ms_per_batch: float
+    candidate_tokens_per_s: float
+    reference_tokens_per_s: float
+
+
+@dataclass(frozen=True)
+class TimingReport:
+    """What `measure` found: the timings, what could not be timed and why, and the clock."""
+
+    timings: tuple[Timing, ...]
+    skipped: tuple[str, ...]
+    """One sentence per task not timed, e.g. ``attention: not timed: your attention raised
+    ValueError: ...``."""
+    throughput: Throughput | None
+    """From the training step, when it was timed."""
+    clock: str
+    """Which clock the timings are on (``CPU_CLOCK`` or ``WALL_CLOCK``)."""
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """Lines for the optimisation criterion's evidence."""
+        lines = list(self.skipped)
+        if self.timings:
+            lines.insert(0, f"timed against the reference in alternating rounds, on {self.clock}")
+        if self.throughput is not None:
+            t = self.throughput
+            lines.append(
+                f"training: {t.candidate_ms_per_batch:.1f} ms/batch ({t.candidate_tokens_per_s:,.0f} tokens/s) "
+                f"vs reference {t.reference_ms_per_batch:.1f} ms/batch ({t.reference_tokens_per_s:,.0f} tokens/s)"
+            )
+        return tuple(lines)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The handout's sizes, from the assignment's training options."""
+
+    batch: int
+    heads: int
+    seq: int
+    d_model: int
+    d_hid: int
+    layers: int
+    dropout: float
+    vocab: int
+    lr: float
+    clip: float
+    gamma: float
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], vocab: int) -> Sizes:
+        return cls(
+            batch=options.get("batch_size", 20), heads=options.get("nhead", 2), seq=options.get("bptt", 35),
+            d_model=options.get("d_model", 200), d_hid=options.get("d_hid", 200), layers=options.get("nlayers", 2),
+            dropout=options.get("dropout", 0.1), vocab=vocab, lr=options.get("lr", 5.0),
+            clip=options.get("clip", 0.5), gamma=options.get("gamma", 0.95),
+        )
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+
+@dataclass(frozen=True)
+class Side:
+    """One contestant of an item: its worker, how to run a round there, and the check of
+    the round's receipt (a sentence when something is wrong with it)."""
+
+    who: str
+    """``your attention``, ``the reference model``: the subject of the report's sentences."""
+    worker: Sandbox
+    run: Callable[[int], Any]
+    check: Callable[[Any, int], str | None]
+    handles: tuple[Handle, ...] = ()
+    """Objects made for the item, released after it."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing timed: the candidate's side and the reference's, doing the same work."""
+
+    name: str
+    candidate: Side
+    reference: Side
+
+
+# --- the entry point -----------------------------------------------------------------------
+
+
+def measure(
+    worker: Sandbox,
+    assignment: Assignment,
+    symbols: Mapping[str, str | None],
+    config: GraderConfig,
+    *,
+    mask: torch.Tensor | None = None,
+    vocab_size: int = PTB_VOCAB,
+    reference: Sandbox | None = None,
+) -> TimingReport:
+    """Time the candidate's attention, multi-head attention and training step against the
+    reference's.
+
+    :param worker: the candidate's worker, with the submission loaded.
+    :param symbols: task id -> the candidate's symbol (``None`` when missing); for
+        ``training``, their model class.
+    :param mask: the causal mask in the candidate's own convention (the mask the training
+        check uses), or None to time without a mask; the reference gets its own causal mask
+        exactly when the candidate gets one.
+    :param vocab_size: vocabulary of the timed model (the handout's PTB by default).
+    :param reference: a worker with `reference_modules()` loaded, to share across
+        submissions; by default one is started here and closed at the end.
+    """
+    spec = assignment.training
+    tasks = [task for task in TASKS if task in {t.id for t in assignment.tasks}]
+    if spec is None or spec.kind != "language_model" or not tasks:
+        return TimingReport((), ("no timings are defined for this assignment",), None, "none")
+    skipped = [f"{task}: not timed: no implementation was found" for task in tasks if not symbols.get(task)]
+    present = [task for task in tasks if symbols.get(task)]
+    if not present:
+        return TimingReport((), tuple(skipped), None, "none")
+    sizes = Sizes.from_options(spec.options, vocab_size)
+    masks = (mask, None if mask is None else causal_keep_mask(sizes.seq))
+    own = reference is None
+    timings: list[Timing] = []
+    throughput, clocks_used = None, []
+    try:
+        reference = reference or start_reference(config)
+        for task in present:
+            try:
+                item = BUILDERS[task](worker, reference, symbols[task], sizes, masks, config.seed)
+                timing, clock = time_item(item, config)
+            except NotTimed as reason:
+                skipped.append(f"{task}: not timed: {reason}")
+                continue
+            timings.append(timing)
+            clocks_used.append(clock)
+            if task == "training":
+                throughput = throughput_of(timing, sizes.batch * sizes.seq)
+    except (WorkerError, NotTimed) as exc:  # the reference could not start, or a restart failed
+        reason = exc.summary() if isinstance(exc, WorkerError) else str(exc)
+        skipped.append(f"timing stopped after {len(timings)} of {len(present)} items: {reason}")
+    finally:
+        if own and reference is not None:
+            reference.close()
+    clock = " and ".join(sorted(set(clocks_used))) or "none"
+    return TimingReport(tuple(timings), tuple(skipped), throughput, clock)
+
+
+def start_reference(config: GraderConfig) -> Sandbox:
+    """A worker holding the reference package only, under the candidate's limits."""
+    reference = Sandbox(config.sandbox, device=config.device, seed=config.seed, label="reference-timing")
+    reference.start()
+    report = reference.load_modules(reference_modules(), main="reference.model")
+    if not report.ok:
+        reference.close()
+        raise NotTimed(f"the reference did not load in its worker: {report.error}")
+    return reference
+
+
+def causal_keep_mask(size: int) -> torch.Tensor:
+    """The reference's causal mask: True where a query may attend."""
+    return torch.ones(size, size, dtype=torch.bool).tril()  # (size, size)
+
+
+def throughput_of(step: Timing, tokens: int) -> Throughput:
+    return Throughput(
+        candidate_ms_per_batch=round(step.candidate_ms, 2),
+        reference_ms_per_batch=round(step.reference_ms, 2),
+        candidate_tokens_per_s=round(tokens / step.candidate_ms * 1000, 1),
+        reference_tokens_per_s=round(tokens / step.reference_ms * 1000, 1),
+    )
+
+
+# --- one item: warm up, calibrate, interleave ----------------------------------------------
+
+
+def time_item(item: Item, config: GraderConfig) -> tuple[Timing, str]:
+    """Time one item: a warm-up round per side, calls per round calibrated per side, then
+    the interleaved repeats. Returns the timing and the clock it was measured on."""
+    sides = (item.candidate, item.reference)
+    try:
+        clocks, clock_name = worker_clocks(config.device, [s.worker for s in sides])
+        rounds = [partial(timed_round, side, clock) for side, clock in zip(sides, clocks, strict=True)]
+        for run in rounds:
+            run(1)  # first calls allocate, initialise lazily and fill caches: not timed
+        calls = [calibrate(run, config.timing.min_round_s) for run in rounds]
+        candidate, reference = (partial(ms_per_call, run, n) for run, n in zip(rounds, calls, strict=True))
+        candidate_ms, reference_ms = interleave(candidate, reference, config.timing.repeats, ITEM_BUDGET_S)
+    finally:
+        release(sides)
+    return Timing(item.name, statistics.median(candidate_ms), statistics.median(reference_ms),
+                  iqr(candidate_ms), iqr(reference_ms)), clock_name
+
+
+def timed_round(side: Side, clock: Clock, calls: int) -> float:
+    """Seconds one round of ``calls`` calls took on ``clock``, once its receipt is checked."""
+    try:
+        start = clock()
+        receipt = side.run(calls)
+        seconds = clock() - start
+    except CandidateError as exc:
+        raise NotTimed(f"{side.who} raised {exc.summary().removeprefix('error: ')}") from None
+    except WorkerError as exc:
+        if not side.worker.alive:
+            side.worker.restart()  # so the next item has a worker (raises if it cannot start)
+        raise NotTimed(f"{side.who} could not be run: {exc.summary()}") from None
+    except OSError as exc:  # the process behind the clock is gone
+        raise NotTimed(f"the clock of {side.who}'s worker could not be read: {exc}") from None
+    problem = side.check(receipt, calls)
+    if problem is not None:
+        raise NotTimed(f"{side.who}: {problem}")
+    return seconds
+
+
+def ms_per_call(run: Callable[[int], float], calls: int) -> float:
+    """One round of ``calls`` calls, in milliseconds per call."""
+    return run(calls) / calls * 1000
+
+
+def calibrate(run: Callable[[int], float], min_round_s: float) -> int:
+    """Calls per round so that one round of ``run(calls)`` (seconds) lasts ``min_round_s``."""
+    calls = 1
+    while True:
+        seconds = run(calls)
+        if seconds >= min_round_s or calls >= MAX_CALLS:
+            return calls
+        # Aim 20 % past the target, so a slightly quicker round still reaches it; grow at
+        # most tenfold a step, since a very short round is a noisy estimate.
+        wanted = math.ceil(calls * 1.2 * min_round_s / max(seconds, 1e-9))
+        calls = min(MAX_CALLS, calls * 10, max(calls + 1, wanted))
+
+
+def interleave(
+    candidate: Callable[[], float], reference: Callable[[], float], repeats: int, budget_s: float
+) -> tuple[list[float], list[float]]:
+    """Alternate the two sides' rounds, the order flipped every repeat (candidate first on
+    even repeats), so neither always runs on the heels of the other. Stops early after
+    ``MIN_REPEATS`` once ``budget_s`` is spent."""
+    results: tuple[list[float], list[float]] = ([], [])
+    started = time.monotonic()
+    for repeat in range(repeats):
+        if repeat >= MIN_REPEATS and time.monotonic() - started > budget_s:
+            break
+        order = (0, 1) if repeat % 2 == 0 else (1, 0)
+        for side in order:
+            results[side].append((candidate, reference)[side]())
+    return results
+
+
+def iqr(values: Sequence[float]) -> float:
+    """Inter-quartile range (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q3 - q1
+
+
+def release(sides: Sequence[Side]) -> None:
+    """Let the workers forget the item's objects (a shared reference worker would grow)."""
+    for side in sides:
+        if side.handles and side.worker.alive:
+            try:
+                side.worker.release(*side.handles)
+            except WorkerError:
+                pass  # a worker that fails now fails the next request, which reports it
+
+
+# --- clocks --------------------------------------------------------------------------------
+
+
+def worker_clocks(device: str, workers: Sequence[Sandbox]) -> tuple[list[Clock], str]:
+    """One clock per worker, all of the same kind: CPU time on the CPU, else wall time."""
+    if device == "cpu":
+        try:
+            return [cpu_clock(w) for w in workers], CPU_CLOCK
+        except OSError:
+            pass  # no uid of its own to find it by, or no per-process CPU clock here
+    return [time.perf_counter for _ in workers], WALL_CLOCK
+
+
+def cpu_clock(worker: Sandbox) -> Clock:
+    """CPU seconds used so far by the worker's processes (all their threads, ended ones
+    included), read through the kernel's per-process CPU clocks."""
+    uid = worker.info.uid
+    if uid is None:
+        raise OSError("the worker runs under a shared uid; its process cannot be told apart")
+    pids = processes_of_uid(uid)  # the worker alone: it may not start processes
+    if not pids:
+        raise OSError("the worker's process was not found")
+    ids = [cpu_clock_id(pid) for pid in pids]
+    return lambda: sum(time.clock_gettime(i) for i in ids)
+
+
+def cpu_clock_id(pid: int) -> int:
+    """The clock id of process ``pid``'s CPU time (clock_getcpuclockid(3))."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    clock_id = ctypes.c_int()  # clockid_t
+    error = libc.clock_getcpuclockid(pid, ctypes.byref(clock_id))
+    if error:
+        raise OSError(error, os.strerror(error))
+    return clock_id.value
+
+
+# --- what is timed -------------------------------------------------------------------------
+
+Masks = tuple[torch.Tensor | None, torch.Tensor | None]
+"""(the candidate's mask, the reference's mask)."""
+FORWARD_BACKWARD = "forward_backward_calls"
+
+
+def attention_item(worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int) -> Item:
+    gen = torch.Generator().manual_seed(seed)
+    shape = (s.batch, s.heads, s.seq, s.head_dim)
+    q, k, v = (torch.randn(shape, generator=gen).requires_grad_() for _ in range(3))  # (batch, heads, seq, head_dim)
+    theirs = _built(worker, lambda: worker.symbol(symbol), f"looking up {symbol}")
+    ours = reference.symbol("reference.attention:attention")
+    check = output_check(shape)
+    return Item(
+        f"attention fwd+bwd {shape}",
+        Side(f"your {symbol}", worker, lambda n: worker.run(FORWARD_BACKWARD, theirs, n, q, k, v, masks[0]), check, (theirs,)),
+        Side("the reference attention", reference, lambda n: reference.run(FORWARD_BACKWARD, ours, n, q, k, v, masks[1]), check, (ours,)),
+    )
+
+
+def multi_head_item(worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int) -> Item:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(s.batch, s.seq, s.d_model, generator=gen).requires_grad_()  # (batch, seq, d_model)
+    # Dropout 0 on both sides: the attention itself is timed, not a random mask.
+    theirs = _built(worker, lambda: worker.new(symbol, s.d_model, s.heads, 0.0), f"{symbol}({s.d_model}, {s.heads}, 0.0)")
+    ours = reference.new("reference.attention:MultiHeadSelfAttention", s.d_model, s.heads, 0.0)
+    check = output_check((s.batch, s.seq, s.d_model))
+    return Item(
+        f"multi-head attention fwd+bwd ({s.batch}, {s.seq}, {s.d_model}), {s.heads} heads",
+        Side(f"your {symbol}", worker, lambda n: worker.run(FORWARD_BACKWARD, theirs, n, x, x, x, masks[0]), check, (theirs,)),
+        Side("the reference multi-head attention", reference,
+             lambda n: reference.run(FORWARD_BACKWARD, ours, n, x, x, x, masks[1]), check, (ours,)),
+    )
+
+
+def training_item(worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int) -> Item:
+    gen = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, s.vocab, (TRAIN_WINDOWS * s.seq + 1, s.batch), generator=gen)  # (stream, batch)
+
+    def trainer(w: Sandbox, cls: str) -> tuple[Handle, Handle]:
+        w.run("reseed", seed)
+        model = w.new(cls, s.vocab, s.d_model, s.heads, s.d_hid, s.layers, s.dropout)
+        return model, w.run("lm_trainer", model, s.lr, s.clip, s.gamma)
+
+    theirs = _built(worker, lambda: trainer(worker, symbol), f"{symbol}({s.vocab}, {s.d_model}, {s.heads}, {s.d_hid}, {s.layers}, {s.dropout})")
+    ours = trainer(reference, "TransformerLM")
+
+    def check(losses: Any, calls: int) -> str | None:
+        ok = isinstance(losses, list) and len(losses) == calls
+        return None if ok else f"{calls} training steps did not give {calls} losses"
+
+    return Item(
+        f"training step ({s.batch}×{s.seq} tokens, vocab {s.vocab})",
+        Side(f"your {symbol}", worker, lambda n: worker.call_method(theirs[1], "steps", tokens, 0, n, s.seq, masks[0]), check, theirs),
+        Side("the reference model", reference, lambda n: reference.call_method(ours[1], "steps", tokens, 0, n, s.seq, masks[1]), check, ours),
+    )
+
+
+BUILDERS: dict[str, Callable[..., Item]] = {
+    "attention": attention_item,
+    "multi_head_attention": multi_head_item,
+    "training": training_item,
+}
+
+
+def output_check(shape: tuple[int, ...]) -> Callable[[Any, int], str | None]:
+    """The check of a forward-backward round's receipt."""
+
+    def check(receipt: Any, calls: int) -> str | None:
+        if not isinstance(receipt, dict) or receipt.get("shape") != list(shape):
+            got = receipt.get("shape") if isinstance(receipt, dict) else receipt
+            return f"its output has shape {got}, not {list(shape)}: the timing would not compare like with like"
+        if receipt.get("gradients") is not True:
+            return "the backward pass did not reach its inputs (an output cut from the graph is cheaper, not faster)"
+        return None
+
+    return check
+
+
+def _built(worker: Sandbox, make: Callable[[], Any], what: str) -> Any:
+    """``make()`` in the candidate's worker, where a failure means the item cannot be timed
+    (and a worker killed by it is restarted for the next item)."""
+    try:
+        return make()
+    except CandidateError as exc:
+        raise NotTimed(f"{what} raised {exc.summary().removeprefix('error: ')}") from None
+    except WorkerError as exc:
+        if not worker.alive:
+            worker.restart()
+        raise NotTimed(f"{what} failed: {exc.summary()}") from None

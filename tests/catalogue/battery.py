@@ -1,0 +1,114 @@
+"""Grade a submission through the real pipeline stages and keep what the checks said.
+
+The tests of the property battery (test_battery.py, tests/grader/checks/test_seed_004.py)
+and its benchmark (tests/benchmarks/bench_battery.py) share this: a submission file goes
+through intake (load, extract, resolve), a real sandboxed worker loads it, and
+`grader.pipeline.run_checks` runs every task's suite in it (then the training run and the
+timings, when the assignment has its training spec), exactly as `grade_submission` does,
+minus static analysis and scoring, which no verdict of a check depends on.
+
+The training run is optional. Without it, the assignment is handed over without its
+training spec, which also switches off observing masks inside the candidate's ``train()``;
+that source is only needed when a submission has no mask function (catalogue entries all
+have one, the seeds do not, so seeds are graded with the training run). With it, the run
+uses `SmokeConfig`'s few steps: enough for the checks about how the candidate's loop calls
+the model, too few for a verdict on the loss.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader import assignment as assignments
+from grader.config import GraderConfig, TrainingBudget
+from grader.intake import extract, load_submission, resolve
+from grader.pipeline import run_checks
+from grader.result import CheckResult, TrainingResult
+from grader.sandbox import Sandbox
+
+ASSIGNMENT = "transformer_lm"
+
+RUN_CHECKS = frozenset(
+    f"training.{name}" for name in ("runs", "loss_decreases", "not_too_good", "candidate_loop", "mask_reaches_model")
+)
+"""The training task's checks that come from the training run, not from a property suite."""
+
+AFTER_SUITES = ("training", "timing against the reference")
+"""The pipeline's progress stages that come after the property suites."""
+
+SMOKE_TRAINING = TrainingBudget(steps=10, eval_every=5, eval_windows=2, timeout_s=120)
+"""Ten optimiser steps and four windows of the candidate's own loop: the run reaches every
+line of their loop, so ``runs`` and ``mask_reaches_model`` have their verdict, but it is far
+too short for ``loss_decreases`` (which needs the budgets of grader/config.py)."""
+
+
+@dataclass(frozen=True)
+class SmokeConfig(GraderConfig):
+    """The grader's settings with a training run cut to `SMOKE_TRAINING` (checks keep the
+    example counts of ``budget``)."""
+
+    @property
+    def training_budget(self) -> TrainingBudget:
+        return SMOKE_TRAINING
+
+
+@dataclass(frozen=True)
+class Graded:
+    """What the checks said about one submission."""
+
+    name: str
+    checks: dict[str, CheckResult]
+    """Every check that ran, by name (``task.property``)."""
+    battery_s: float
+    """Wall seconds of the property battery: finding the mask and every task's suite, from
+    a loaded worker to the start of training (worker start-up, training and timings
+    excluded)."""
+    total_s: float
+    """Wall seconds of the whole grading, worker start-up and training included."""
+    training: TrainingResult | None
+    load_error: str | None
+    """Why the worker could not load the submission, when it could not."""
+
+    @property
+    def examples(self) -> int:
+        """Hypothesis examples (and probes) run by every check together."""
+        return sum(c.examples for c in self.checks.values())
+
+    def timing(self) -> str:
+        return f"{self.name}: battery {self.battery_s:.1f} s, {self.examples} examples (grading {self.total_s:.1f} s)"
+
+
+def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | None = None) -> Graded:
+    """Grade the submission at ``path`` (any accepted format) through the pipeline's stages."""
+    lm = assignments.get(ASSIGNMENT)
+    started = time.perf_counter()
+    submission = load_submission(path)
+    extracted = extract(submission, lm.handout_source())
+    resolutions = resolve(extracted, lm)  # resolved with the loop functions, as in a real grading
+    stages: dict[str, float] = {}
+
+    def say(stage: str) -> None:  # the pipeline's progress callback: when each stage begins
+        stages.setdefault(stage, time.perf_counter())
+
+    with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=name or path.stem) as worker:
+        report = worker.load(extracted.source)
+        if not report.ok:
+            error = report.error.summary() if report.error else "unknown error"
+            return Graded(name or path.stem, {}, 0.0, time.perf_counter() - started, None, error)
+        loaded = time.perf_counter()
+        outcome = run_checks(worker, lm if train else replace(lm, training=None), resolutions, report.symbols, config, say)
+        checks, training = outcome[0], outcome[1]  # then the timings against the reference, unused here
+        after_suites = [stages[s] for s in AFTER_SUITES if s in stages]
+        battery_s = min(after_suites, default=time.perf_counter()) - loaded
+    finished = time.perf_counter()
+    by_name = {check.name: check for results in checks.values() for check in results}
+    return Graded(name or path.stem, by_name, battery_s, finished - started, training, None)
+
+
+def grade_source(source: str, name: str, folder: Path, config: GraderConfig, *, train: bool) -> Graded:
+    """Grade ``source`` handed in as the Python file ``folder/<name>.py``."""
+    path = folder / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    return grade_file(path, config, train=train, name=name)

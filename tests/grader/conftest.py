@@ -1,0 +1,41 @@
+"""Fixtures shared by the grader's tests: submissions built from the reference, and the seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SEEDS_DIR = PROJECT_DIR / ".." / "shared" / "seeds"
+"""The real submissions (../shared/seeds): read, never copied into the project."""
+
+POSITIONAL_REFERENCE = ("masks", "attention", "positional", "positional_task")
+"""The reference modules a complete answer to the positional-encoding test needs, in
+dependency order."""
+
+
+def reference_as_submission(*modules: str) -> str:
+    """The reference modules as one candidate-style file: their ``from reference...`` imports
+    dropped (the definitions they import are in the file already) and one ``from __future__``
+    line at the top."""
+    lines = ["from __future__ import annotations"]
+    for module in modules:
+        text = (PROJECT_DIR / "reference" / f"{module}.py").read_text(encoding="utf-8")
+        lines += [line for line in text.splitlines() if not line.startswith(("from reference", "from __future__"))]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def positional_reference_source() -> str:
+    """The reference's answer to the positional-encoding test, as a single submission."""
+    return reference_as_submission(*POSITIONAL_REFERENCE)
+
+
+@pytest.fixture(scope="session")
+def seed_000() -> Path:
+    """The real Markdown answer to the positional-encoding test."""
+    found = sorted(SEEDS_DIR.glob("000_*.txt"))
+    if not found:
+        pytest.skip(f"seed 000 (the positional-encoding answer) not found in {SEEDS_DIR.resolve()}")
+    return found[0]
