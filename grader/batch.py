@@ -98,8 +98,13 @@ def output_lock(out: Path) -> Iterator[None]:
 
 
 def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[str, str]) -> str:
-    """What must match for an existing result to be reused."""
-    settings = {"assignment": assignment.id, "config": asdict(config), "overrides": overrides}
+    """What must match for an existing result to be reused: the grader's version, the
+    assignment as written (tasks, aliases, handout), every setting and every --map."""
+    from grader import __version__
+
+    written = [(assignment.folder / "assignment.toml").read_text(encoding="utf-8"), assignment.handout_source()]
+    settings = {"grader": __version__, "assignment": assignment.id, "written": written, "config": asdict(config),
+                "overrides": overrides}
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

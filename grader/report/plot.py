@@ -62,6 +62,27 @@ class RefLine:
 
 
 @dataclass(frozen=True)
+class LossTerms:
+    """How a training check's losses read: the unit and the name of the no-skill baseline."""
+
+    unit: str
+    """The loss's unit, for the axis and the tables (``nats/token``, ``MSE``)."""
+    baseline: str
+    """Name of the dashed baseline line."""
+    baseline_note: str
+    """What the baseline means, in a few words."""
+
+
+LANGUAGE_MODEL_TERMS = LossTerms("nats/token", "unigram baseline", "the best guess without context")
+REGRESSION_TERMS = LossTerms("MSE", "predict-the-mean baseline", "the error of always predicting the targets' mean")
+
+
+def loss_terms(corpus: str) -> LossTerms:
+    """The terms for a training check on ``corpus`` (the positional dummy task is a regression)."""
+    return REGRESSION_TERMS if corpus.startswith("positional") else LANGUAGE_MODEL_TERMS
+
+
+@dataclass(frozen=True)
 class CurvePlot:
     """Everything the SVG template draws for one training run."""
 
@@ -78,6 +99,7 @@ class CurvePlot:
     dropped: int
     """Points left out because the loss was NaN or infinite (said under the plot)."""
     title: str
+    y_label: str = "loss (nats/token)"
 
 
 def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
@@ -110,6 +132,7 @@ def curve_plot(
     floor: float | None = None,
     y_range: tuple[float, float] | None = None,
     reference: TrainingRun | None = None,
+    terms: LossTerms = LANGUAGE_MODEL_TERMS,
 ) -> CurvePlot | None:
     """Lay out the plot of one run's validation and training loss per step, with the baseline
     and the entropy floor as dashed lines, and the reference model's validation loss on the
@@ -120,7 +143,7 @@ def curve_plot(
     refs = [
         (n, css, v)
         for n, css, v in (
-            ("unigram baseline", "baseline", baseline),
+            (terms.baseline, "baseline", baseline),
             ("entropy floor", "floor", floor),
         )
         if _finite(v)
@@ -154,6 +177,7 @@ def curve_plot(
         ref_lines=tuple(RefLine(name, css, axes.y(v), v) for name, css, v in refs),
         dropped=dropped,
         title=f"Loss per step, {run.driver.replace('_', ' ')}",
+        y_label=f"loss ({terms.unit})",
     )
 
 

@@ -21,7 +21,7 @@ from grader.report.facts import (
     tasks_passed,
 )
 from grader.report.highlight import highlight_lines, source_lines
-from grader.report.plot import CurvePlot, curve_plot, loss_range
+from grader.report.plot import LANGUAGE_MODEL_TERMS, CurvePlot, curve_plot, loss_range, loss_terms
 from grader.result import (
     CriterionScore,
     Finding,
@@ -130,11 +130,12 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
     y_range = loss_range(training) if training else None
     # The reference model's curve is drawn over the candidate's runs, not as a run of its own plot.
     ours = next((r for r in training.runs if r.driver == "reference_model"), None) if training else None
+    terms = loss_terms(training.corpus) if training else LANGUAGE_MODEL_TERMS
     runs = [
         RunView(
             run,
             curve_plot(run, training.baseline_loss, training.entropy_floor, y_range,
-                       reference=ours if run is not ours else None),
+                       reference=ours if run is not ours else None, terms=terms),
             anchor("run", f"{i}-{run.driver}"),
         )
         for i, run in enumerate(training.runs if training else (), start=1)
@@ -153,6 +154,7 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
         "tasks_passed": passed,
         "tasks_graded": graded,
         "runs": runs,
+        "loss_terms": terms,
         "lines": highlight_lines(result.source, result.candidate_lines, by_line),
         "code_findings": [f for f in findings if f.finding.criterion != "notebook"],
         "notebook_findings": [f for f in findings if f.finding.criterion == "notebook"],

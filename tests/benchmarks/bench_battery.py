@@ -4,11 +4,11 @@
 
 Submissions: the catalogue's base.py (a correct, complete answer) and seed 004 (a real
 notebook, read from ../shared/seeds when it is there). Each is graded through the real
-stages (tests/catalogue/battery.py): intake, a sandboxed worker, then every task's suite.
-The battery's time runs from the loaded worker to the end of the suites: worker start-up
-and the training run are not in it (seed 004 is graded with a smoke-sized training run,
-which its inline mask needs to be found, and that run is timed apart). Per task, the
-column shows the wall seconds of its checks; the slowest checks are listed last.
+stages (tests/catalogue/battery.py): intake, a sandboxed worker, then the property battery:
+finding the candidate's mask (seed 004 builds it inline, so its own train() is run to watch
+it) and every task's suite. The battery's time runs from the loaded worker to the end of
+the suites; worker start-up is not in it, and no training run follows. Per task, the columns
+show the wall seconds of its checks; the slowest checks are listed last.
 
 A script, not a test: the numbers depend on the machine and its load, so nothing here
 asserts them. The target is a quick battery under 20 s on the two-core machine.
@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and the catalogue package
 
 from catalogue import base_entry
-from catalogue.battery import Graded, SmokeConfig, grade_file, grade_source
+from catalogue.battery import Graded, grade_file, grade_source
+
+from grader.config import GraderConfig
 
 SEEDS = ROOT / ".." / "shared" / "seeds"
 BUDGETS = ("quick", "standard", "thorough")
@@ -38,12 +40,12 @@ TARGET_QUICK_S = 20.0
 
 def grade(name: str, budget: str, folder: Path) -> Graded | None:
     """One grading of submission ``name`` at ``budget``; None when its file is absent."""
-    config = SmokeConfig(budget=budget)
+    config = GraderConfig(budget=budget)
     if name == "base":
         entry = base_entry()
         return grade_source(entry.source, f"base-{budget}", folder, config, train=False)
     seeds = sorted(SEEDS.glob("004_*.txt"))
-    return grade_file(seeds[0], config, train=True, name=f"seed004-{budget}") if seeds else None
+    return grade_file(seeds[0], config, train=False, name=f"seed004-{budget}") if seeds else None
 
 
 def per_task(graded: Graded) -> dict[str, float]:
@@ -82,8 +84,7 @@ def main() -> None:
                 if budget == "quick":
                     verdict = "under" if graded.battery_s < TARGET_QUICK_S else "OVER"
                     slowest.append(f"  quick battery {graded.battery_s:.1f} s: {verdict} the {TARGET_QUICK_S:.0f} s target "
-                                   f"(whole grading {graded.total_s:.1f} s with worker start-up"
-                                   f"{' and the smoke training run' if graded.training else ''})")
+                                   f"(whole grading {graded.total_s:.1f} s with intake and worker start-up)")
     print("\n".join(rows))
     print("\nslowest checks (seconds, examples):")
     print("\n".join(slowest))

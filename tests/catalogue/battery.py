@@ -2,31 +2,34 @@
 
 The tests of the property battery (test_battery.py, tests/grader/checks/test_seed_004.py)
 and its benchmark (tests/benchmarks/bench_battery.py) share this: a submission file goes
-through intake (load, extract, resolve), a real sandboxed worker loads it, and
-`grader.pipeline.run_checks` runs every task's suite in it (then the training run and the
-timings, when the assignment has its training spec), exactly as `grade_submission` does,
-minus static analysis and scoring, which no verdict of a check depends on.
+through intake (load, extract, resolve), a real sandboxed worker loads it, and the
+pipeline's own stages run in it, as `grader.pipeline.grade_submission` does, minus static
+analysis and scoring, which no verdict of a check depends on:
 
-The training run is optional. Without it, the assignment is handed over without its
-training spec, which also switches off observing masks inside the candidate's ``train()``;
-that source is only needed when a submission has no mask function (catalogue entries all
-have one, the seeds do not, so seeds are graded with the training run). With it, the run
-uses `SmokeConfig`'s few steps: enough for the checks about how the candidate's loop calls
-the model, too few for a verdict on the loss.
+- without the training run (``train=False``): the property battery alone, `run_suites`,
+  which is the first half of `grader.pipeline.run_checks` (the candidate's mask found with
+  `grader.pipeline.find_mask`, then every task's suite in the same order and context);
+- with it (``train=True``): `grader.pipeline.run_checks` itself, the battery followed by
+  the training run (cut to `SmokeConfig`'s few steps) and the timings against the reference.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from grader import assignment as assignments
-from grader.config import GraderConfig, TrainingBudget
+from grader.assignment import Assignment
+from grader.checks import SUITES
+from grader.checks.base import SuiteContext
+from grader.config import GraderConfig, TimingConfig, TrainingBudget
 from grader.intake import extract, load_submission, resolve
-from grader.pipeline import run_checks
+from grader.pipeline import find_mask, run_checks, training_parts
 from grader.result import CheckResult, TrainingResult
-from grader.sandbox import Sandbox
+from grader.sandbox import Sandbox, WorkerError
 
 ASSIGNMENT = "transformer_lm"
 
@@ -44,10 +47,16 @@ line of their loop, so ``runs`` and ``mask_reaches_model`` have their verdict, b
 too short for ``loss_decreases`` (which needs the budgets of grader/config.py)."""
 
 
+SMOKE_TIMING = TimingConfig(repeats=1, min_round_s=0.01)
+"""One short round of timings: no verdict of a check depends on them."""
+
+
 @dataclass(frozen=True)
 class SmokeConfig(GraderConfig):
-    """The grader's settings with a training run cut to `SMOKE_TRAINING` (checks keep the
-    example counts of ``budget``)."""
+    """The grader's settings with a training run cut to `SMOKE_TRAINING` and the timings to
+    `SMOKE_TIMING` (the checks keep the example counts of ``budget``)."""
+
+    timing: TimingConfig = field(default_factory=lambda: SMOKE_TIMING)
 
     @property
     def training_budget(self) -> TrainingBudget:
@@ -66,7 +75,8 @@ class Graded:
     a loaded worker to the start of training (worker start-up, training and timings
     excluded)."""
     total_s: float
-    """Wall seconds of the whole grading, worker start-up and training included."""
+    """Wall seconds of the whole grading: intake, worker start-up, and the training run and
+    timings when they ran."""
     training: TrainingResult | None
     load_error: str | None
     """Why the worker could not load the submission, when it could not."""
@@ -98,13 +108,41 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
             error = report.error.summary() if report.error else "unknown error"
             return Graded(name or path.stem, {}, 0.0, time.perf_counter() - started, None, error)
         loaded = time.perf_counter()
-        outcome = run_checks(worker, lm if train else replace(lm, training=None), resolutions, report.symbols, config, say)
-        checks, training = outcome[0], outcome[1]  # then the timings against the reference, unused here
+        if train:
+            checks, training, _ = run_checks(worker, lm, resolutions, report.symbols, config, say)
+        else:
+            checks, training = run_suites(worker, lm, resolutions, report.symbols, config, say), None
         after_suites = [stages[s] for s in AFTER_SUITES if s in stages]
         battery_s = min(after_suites, default=time.perf_counter()) - loaded
     finished = time.perf_counter()
     by_name = {check.name: check for results in checks.values() for check in results}
     return Graded(name or path.stem, by_name, battery_s, finished - started, training, None)
+
+
+def run_suites(worker: Any, lm: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
+               config: GraderConfig, say: Callable[[str], None]) -> dict[str, list[CheckResult]]:
+    """The property half of `grader.pipeline.run_checks`, stage for stage: find the mask,
+    then run every task's suite with the same symbols and shared facts. (The pipeline does
+    not expose this half on its own; while it does not, this mirrors its loop.)"""
+    symbol_of = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
+    model = training_parts(resolutions).get("model")
+    say("finding the causal mask")
+    source = find_mask(worker, lm, resolutions, symbols)
+    shared = {"mask_source": source, "symbols": symbols}
+    results: dict[str, list[CheckResult]] = {}
+    for task in lm.tasks:
+        symbol = symbol_of.get(task.id) if task.id != "training" else model
+        if task.suite not in SUITES or (symbol is None and task.id != "causal_mask"):
+            continue
+        if task.id == "causal_mask" and symbol is None and source.style is None and not resolutions[task.id].found:
+            continue
+        say(f"checking {task.id}")
+        try:
+            results[task.id] = SUITES[task.suite](SuiteContext(worker, task, symbol, config, symbols=symbol_of, shared=shared))
+        except WorkerError as exc:  # the suite could not start: reported as the pipeline does
+            results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
+            worker.restart()
+    return results
 
 
 def grade_source(source: str, name: str, folder: Path, config: GraderConfig, *, train: bool) -> Graded:

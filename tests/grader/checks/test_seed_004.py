@@ -1,9 +1,9 @@
 """Seed 004, a real candidate's notebook, through the property battery.
 
 The seed is read from ../shared/seeds (as exported text and as the notebook itself) and
-graded through the real stages (tests/catalogue/battery.py), with a smoke-sized training run
-so that its inline mask is found the way a real grading finds it: by watching the masks its
-own ``train()`` hands to its attention.
+graded through the real stages (tests/catalogue/battery.py). It has no mask function, so its
+inline mask is found the way a real grading finds it: by watching the masks its own
+``train()`` hands to its attention.
 
 What the seed gets right must pass; its two real bugs must fail with a message that names
 them: ``MultiHeadSelfAttention(dim, n_heads)`` builds ``nn.Dropout(p=None)`` from its own
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from catalogue.battery import Graded, SmokeConfig, grade_file
+from catalogue.battery import Graded, grade_file
+
+from grader.config import GraderConfig
 
 SEEDS = Path(__file__).resolve().parents[3] / ".." / "shared" / "seeds"
 MODULE_TASKS = ("attention", "multi_head_attention", "encoder_block", "causal_mask")
@@ -39,7 +41,7 @@ def graded(request: pytest.FixtureRequest) -> Iterator[Graded]:
     path = seed_file(request.param)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    result = grade_file(path, SmokeConfig(budget="quick"), train=True, name=f"seed004{request.param}")
+    result = grade_file(path, GraderConfig(budget="quick"), train=False, name=f"seed004{request.param}")
     torch.set_num_threads(threads)
     print(f"\n[battery] {result.timing()}")
     assert result.load_error is None, result.load_error
