@@ -205,6 +205,9 @@ class GraderConfig:
     timing: TimingConfig = field(default_factory=TimingConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     answers: AnswerConfig = field(default_factory=AnswerConfig)
+    training_override: TrainingBudget | None = None
+    """Replaces the budget's training size (steps, curve resolution, time limit), for a run
+    longer than ``full`` on a fast GPU or a deliberately short one; None = the budget's."""
 
     @property
     def checks(self) -> CheckBudget:
@@ -212,7 +215,7 @@ class GraderConfig:
 
     @property
     def training_budget(self) -> TrainingBudget:
-        return TRAINING_BUDGETS[self.budget]
+        return self.training_override or TRAINING_BUDGETS[self.budget]
 
     def with_(self, **changes: object) -> GraderConfig:
         return replace(self, **changes)

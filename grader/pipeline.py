@@ -43,8 +43,11 @@ Progress = Callable[[str], None]
 
 def grade_submission(
     path: Path, assignment: Assignment, config: GraderConfig, *, overrides: dict[str, str] | None = None,
-    progress: Progress | None = None, name: str | None = None,
+    progress: Progress | None = None, name: str | None = None, hidden_paths: tuple[Path, ...] = (),
 ) -> SubmissionResult:
+    """Grade the submission at ``path``. ``hidden_paths`` are folders the candidate's worker
+    must not see even though they lie under a mounted one (the batch's output folder, where
+    other candidates' results are)."""
     say = progress or (lambda stage: None)
     started = time.monotonic()
     say("reading")
@@ -63,7 +66,8 @@ def grade_submission(
     timings = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
     sandbox_info: dict[str, Any] = {}
     if extracted.source.strip():
-        with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=sub.name) as worker:
+        with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=sub.name,
+                     hidden_paths=tuple(str(p) for p in hidden_paths)) as worker:
             info = worker.info
             sandbox_info = {"isolation": info.isolation, "network_isolated": info.network_isolated, "notes": list(info.notes)}
             say("loading in the sandbox")
@@ -72,6 +76,8 @@ def grade_submission(
                 errors.append(f"your code failed to load in the sandbox: {report.error.summary() if report.error else 'unknown error'}")
             else:
                 checks, training_result, timings = run_checks(worker, assignment, resolutions, report.symbols, config, say)
+            # What the candidate's code tried that the worker's audit hook refused (file, network, process).
+            sandbox_info["audit_events"] = sorted(set(worker.audit_events))[:50]
     else:
         errors.append("no Python code was found in the submission")
 

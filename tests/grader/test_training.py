@@ -15,7 +15,7 @@ import pytest
 from grader import assignment as assignments
 from grader import pipeline
 from grader.assignment import Assignment
-from grader.config import GraderConfig
+from grader.config import GraderConfig, TrainingBudget
 from grader.intake import extract, load_submission, resolve
 from grader.result import CheckResult, TrainingResult
 from grader.sandbox import Sandbox
@@ -128,6 +128,16 @@ def test_a_model_returning_nan_is_caught(tmp_path: Path) -> None:
     assert checks["loss_decreases"].status == "fail"
     assert "NaN" in checks["loss_decreases"].message
     assert result.status == "fail"
+
+
+def test_a_run_cut_by_its_time_limit_still_reports_what_it_measured(tmp_path: Path) -> None:
+    # 100 000 steps cannot finish in 4 s: the run stops at the limit with its curve so far.
+    config = GraderConfig(training_override=TrainingBudget(steps=100_000, eval_every=5, eval_windows=2, timeout_s=4))
+    result, _ = train(BASE, tmp_path, config)
+    ours = run_of(result, "reference_loop")
+    assert 0 < ours.steps < 100_000 and len(ours.curve) >= 2
+    assert "stopped by the 4 s limit" in ours.message and f"after {ours.steps} of 100000 steps" in ours.message
+    assert ours.val_loss_after is not None and math.isfinite(ours.val_loss_after)
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".ipynb"])
