@@ -121,7 +121,7 @@ def unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def reusable(job: Job, print_: str) -> SubmissionResult | None:
+def reusable(job: Job, expected: str) -> SubmissionResult | None:
     """The result already in ``job.folder`` if it grades this very file with these settings."""
     from grader.report import ReportError, load_result
 
@@ -130,7 +130,7 @@ def reusable(job: Job, print_: str) -> SubmissionResult | None:
     except ReportError:  # absent, half-written by an older grader, another schema
         return None
     digest = hashlib.sha256(job.path.read_bytes()).hexdigest()
-    if result.submission.sha256 == digest and result.environment.get("fingerprint") == print_:
+    if result.submission.sha256 == digest and result.environment.get("fingerprint") == expected:
         return result
     return None
 

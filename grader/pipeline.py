@@ -114,10 +114,33 @@ def grade_submission(
 def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
                config: GraderConfig, say: Progress) -> tuple[dict[str, list[CheckResult]], TrainingResult | None, timing.TimingReport]:
     """Every task's suite, then the training check, then the timings, in one worker."""
-    symbol_of = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
+    results, source = run_suites(worker, assignment, resolutions, symbols, config, say)
     parts = training_parts(resolutions)
     kind = assignment.training.kind if assignment.training else None
-    if kind == "language_model":
+    training_result, training_checks = None, []
+    if kind == "positional_dummy":  # runs without a model too: the candidate's dummy data is checked alone
+        say("training")
+        training_result, training_checks = positional.run_training(worker, assignment, symbols, config, model=parts.get("model"))
+    elif kind == "language_model" and parts.get("model"):
+        say("training")
+        training_result, training_checks = run_training(worker, assignment, parts, symbols, source, config)
+    if training_checks:
+        results.setdefault("training", []).extend(training_checks)
+    say("timing against the reference")
+    symbol_of = resolved_symbols(resolutions)
+    timed = {task: symbol_of.get(task) for task in ("attention", "multi_head_attention")} | {"training": parts.get("model")}
+    vocab = training_result.vocab_size if training_result and training_result.vocab_size else timing.PTB_VOCAB
+    timings = timing.measure(worker, assignment, timed, config, mask=causal_mask(worker, source, assignment), vocab_size=vocab)
+    return results, training_result, timings
+
+
+def run_suites(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
+               config: GraderConfig, say: Progress) -> tuple[dict[str, list[CheckResult]], masks.MaskSource]:
+    """The property suites of every task (after finding the candidate's causal mask, which
+    the suites share), and the mask source they used."""
+    symbol_of = resolved_symbols(resolutions)
+    model = training_parts(resolutions).get("model")
+    if assignment.training and assignment.training.kind == "language_model":
         say("finding the causal mask")
         source = find_mask(worker, assignment, resolutions, symbols)
     else:
@@ -125,7 +148,7 @@ def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
     shared = {"mask_source": source, "symbols": symbols}
     results: dict[str, list[CheckResult]] = {}
     for task in assignment.tasks:
-        symbol = symbol_of.get(task.id) if task.id != "training" else parts.get("model")
+        symbol = symbol_of.get(task.id) if task.id != "training" else model
         if task.suite not in SUITES or (symbol is None and task.id != "causal_mask"):
             continue
         if task.id == "causal_mask" and symbol is None and source.style is None and not resolutions[task.id].found:
@@ -137,20 +160,12 @@ def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
         except WorkerError as exc:  # the suite itself could not start (e.g. construction killed the worker)
             results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
             worker.restart()
-    training_result, training_checks = None, []
-    if kind == "positional_dummy":  # runs without a model too: the candidate's dummy data is checked alone
-        say("training")
-        training_result, training_checks = positional.run_training(worker, assignment, symbols, config, model=parts.get("model"))
-    elif kind == "language_model" and parts.get("model"):
-        say("training")
-        training_result, training_checks = run_training(worker, assignment, parts, symbols, source, config)
-    if training_checks:
-        results.setdefault("training", []).extend(training_checks)
-    say("timing against the reference")
-    timed = {task: symbol_of.get(task) for task in ("attention", "multi_head_attention")} | {"training": parts.get("model")}
-    vocab = training_result.vocab_size if training_result and training_result.vocab_size else timing.PTB_VOCAB
-    timings = timing.measure(worker, assignment, timed, config, mask=causal_mask(worker, source, assignment), vocab_size=vocab)
-    return results, training_result, timings
+    return results, source
+
+
+def resolved_symbols(resolutions: dict[str, Any]) -> dict[str, str | None]:
+    """Task id -> the candidate's symbol for it (None when missing or built inline)."""
+    return {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
 
 
 def causal_mask(worker: Any, source: masks.MaskSource, assignment: Assignment) -> torch.Tensor | None:
@@ -177,7 +192,7 @@ def training_parts(resolutions: dict[str, Any]) -> dict[str, str | None]:
 def find_mask(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any]) -> masks.MaskSource:
     """Where the candidate's causal mask comes from: their mask function, or the masks their
     own train() passes to the model (observed), or nowhere."""
-    symbol_of = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
+    symbol_of = resolved_symbols(resolutions)
     parts = training_parts(resolutions)
     model_cls, train_fn = parts.get("model"), parts.get("train")
     observe = None

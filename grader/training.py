@@ -205,7 +205,7 @@ def bind_arguments(params: Any, values: dict[str, Any]) -> tuple[list[Any], dict
         role = next((r for r, names in ROLE_NAMES.items() if param.name.lower() in names), None)
         if role is not None and role in values:
             kwargs[param.name] = values[role]
-        elif not param.has_default and param.kind not in ("VAR_POSITIONAL", "VAR_KEYWORD"):
+        elif not param.has_default and param.kind.lower() not in ("var_positional", "var_keyword"):
             return f"cannot call it: no value for its parameter {param.name!r}"
     return [], kwargs
 
@@ -339,9 +339,13 @@ def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str]
         out.append(CheckResult(f"{task}.candidate_loop", task, theirs.status, theirs.message))
         bad = [o for o in observations if "no mask" in o or "not causal" in o or "reached a batch" in o]
         status = "skip" if theirs.status in ("error", "skip") and not observations else ("fail" if bad else "pass")
-        out.append(CheckResult(f"{task}.mask_reaches_model", task, status,
-                               "; ".join(bad) + ": a model trained this way learns to copy the next token" if bad
-                               else "a causal mask covering the window reached the model in every call"))
+        if bad:
+            message = "; ".join(bad) + ": a model trained this way learns to copy the next token"
+        elif status == "skip":
+            message = "your training loop did not run far enough to call the model, so no mask could be observed"
+        else:
+            message = "a causal mask covering the window reached the model in every call"
+        out.append(CheckResult(f"{task}.mask_reaches_model", task, status, message))
     return out
 
 

@@ -142,8 +142,9 @@ def lookalike(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tens
         "scaling by 1/head_dim instead of 1/sqrt(head_dim)": (scores / head_dim).softmax(dim=-1) @ v,
         "softmax over the queries (dim=-2) instead of the keys": (scores / head_dim**0.5).softmax(dim=-2) @ v,
     }
+    correct = reference_attention(q, k, v)
     for mistake, variant in variants.items():
-        if not torch.allclose(variant, reference_attention(q, k, v)) and torch.allclose(out.to(variant.dtype), variant):
+        if not torch.allclose(variant, correct) and torch.allclose(out.to(variant.dtype), variant):
             return f" (your output equals attention with {mistake})"
     return ""
 

@@ -80,13 +80,15 @@ class ModelShape:
         }
 
 
-def model_shapes(*, min_seq: int = 1, max_seq: int = 10, heads: tuple[int, ...] = (1, 2, 4)) -> st.SearchStrategy[ModelShape]:
+def model_shapes(
+    *, min_seq: int = 1, max_seq: int = 10, heads: tuple[int, ...] = (1, 2, 4), min_head_dim: int = 1
+) -> st.SearchStrategy[ModelShape]:
     return st.builds(
         ModelShape,
         batch=st.integers(1, 3),
         seq=st.integers(min_seq, max_seq),
         heads=st.sampled_from(heads),
-        head_dim=st.integers(1, 8),
+        head_dim=st.integers(min_head_dim, 8),
         seed=seeds(),
     )
 

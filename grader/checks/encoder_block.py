@@ -120,19 +120,21 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         assert_no_leak(moved, t, dtype, "with your causal mask, the block's output",
                        " (does the block pass its mask to the attention?)", **s.describe())
 
-    # LayerNorm over a single feature is identically 0, so the block needs d_model >= 2.
-    shapes = draw.model_shapes(max_seq=8, heads=(2, 4))
+    # LayerNorm over one feature is identically 0 and over two it is +-1 whatever the input,
+    # so the block is only observable from d_model = 4 (two heads of two).
+    block_shapes = {"heads": (2, 4), "min_head_dim": 2}
+    shapes = draw.model_shapes(max_seq=8, **block_shapes)
     results = [
         run_property(ctx, "output_shape", shapes, output_shape, passed="output has shape (batch, seq, d_model)"),
         run_property(ctx, "matches_reference", shapes, matches_reference,
                      passed="equals the post-norm reference block (residual, then LayerNorm) with your weights in eval mode"),
         run_property(ctx, "deterministic_eval", shapes, deterministic_eval, passed="deterministic in eval mode"),
-        run_property(ctx, "stochastic_train", draw.model_shapes(min_seq=3, heads=(2, 4)), stochastic_train, passed="dropout is active in train mode", examples=3),
+        run_property(ctx, "stochastic_train", draw.model_shapes(min_seq=3, **block_shapes), stochastic_train, passed="dropout is active in train mode", examples=3),
     ]
     if source is None or source.style is None:
         results.append(skip(ctx, "causal", "no causal mask convention was identified"))
     else:
-        cut_shapes = draw.with_cut(draw.model_shapes(min_seq=2, max_seq=8, heads=(2, 4)))
+        cut_shapes = draw.with_cut(draw.model_shapes(min_seq=2, max_seq=8, **block_shapes))
         results.append(run_property(ctx, "causal", cut_shapes, causal, passed="with your causal mask no position sees a later one"))
     return results
 

@@ -71,8 +71,9 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                        inputs="tokens", **shape.describe())
 
     def along_batch(src: torch.Tensor) -> float:
-        """How much one sequence's logits change with its row in the batch: 0 for a model
-        whose rows are independent, the size of the encoding for one added along the batch."""
+        """How much a sequence's logits change when it moves from batch row 0 to row 1: zero
+        when rows are independent, not zero when something indexed by the batch row (an
+        encoding added along the batch axis) reaches the model."""
         same = src[:1].expand(2, -1)  # (2, L): the same sequence in rows 0 and 1
         out = logits(same, masked=False)
         return float((out[0] - out[1]).abs().max())

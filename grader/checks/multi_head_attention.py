@@ -133,11 +133,8 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                        " (does the mask reach every head's attention, and does softmax run over the keys?)", **s.describe())
 
     def default_construction() -> str:
-        info = ctx.shared.get("symbols", {}).get(ctx.symbol)
-        defaults = defaults_after(info, given=2)
-        built = f"{ctx.symbol}(8, 2), i.e. with your default{'s' if len(defaults) > 1 else ''} {', '.join(defaults)}"
-        if not defaults:
-            built = f"{ctx.symbol}(8, 2)"
+        defaults = defaults_after(ctx.shared.get("symbols", {}).get(ctx.symbol), given=2)
+        built = f"{ctx.symbol}(8, 2)" + (f", with your default {', '.join(defaults)}," if defaults else "")
         try:
             handle = w.new(ctx.symbol, 8, 2)
             w.call_method(handle, "eval")
@@ -145,12 +142,12 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         except CandidateError as exc:
             hint = " A None default must be handled (e.g. build no nn.Dropout when dropout is None)." if any(
                 d.endswith("=None") for d in defaults) else ""
-            raise Violation(f"{built}, raised {raised(exc)}: a default value of your signature does not work.{hint}",
+            raise Violation(f"{built} raised {raised(exc)}: a default of your signature does not work.{hint}",
                             dim=8, n_heads=2, defaults=defaults, error=raised(exc), traceback=exc.traceback) from None
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 3, 8):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise Violation(f"{built}, returns {got} on a (1, 3, 8) input, not (batch, seq, dim)", dim=8, n_heads=2, defaults=defaults)
-        return f"{built}, works"
+            raise Violation(f"{built} returns {got} on a (1, 3, 8) input, not (batch, seq, dim)", dim=8, n_heads=2, defaults=defaults)
+        return f"{built} works"
 
     def heads_range(heads: int) -> None:
         dim = 12
@@ -200,7 +197,6 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         run_probe(ctx, "rejects_indivisible", rejects_indivisible, passed="a width not divisible by the heads is refused clearly"),
     ]
     return results
-
 
 
 def defaults_after(info: Any, given: int) -> list[str]:

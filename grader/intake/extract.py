@@ -315,7 +315,9 @@ def _drop_redefinitions(chunks: list[_Chunk]) -> list[Redefinition]:
         later = _next_binder(binders[chunk.names[0]], i)
         if later is None or not set(chunk.names) <= set(chunks[later].names):
             continue
-        used = any(_any_between(readers[name], i, later) for name in chunk.names)
+        # `later + 1`: the redefinition itself may read the old one as it runs
+        # (``class Model(Model): ...`` subclasses the definition it replaces).
+        used = any(_any_between(readers[name], i, later + 1) for name in chunk.names)
         if not used:
             chunk.dropped = True
         for name in chunk.names:

@@ -10,26 +10,22 @@ analysis and scoring, which no verdict of a check depends on:
   which is the first half of `grader.pipeline.run_checks` (the candidate's mask found with
   `grader.pipeline.find_mask`, then every task's suite in the same order and context);
 - with it (``train=True``): `grader.pipeline.run_checks` itself, the battery followed by
-  the training run (cut to `SmokeConfig`'s few steps) and the timings against the reference.
+  the training run and the timings against the reference (both cut short by
+  `smoke_config`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from grader import assignment as assignments
-from grader.assignment import Assignment
-from grader.checks import SUITES
-from grader.checks.base import SuiteContext
-from grader.config import GraderConfig, TimingConfig, TrainingBudget
+from grader.config import Budget, GraderConfig, TimingConfig, TrainingBudget
 from grader.intake import extract, load_submission, resolve
-from grader.pipeline import find_mask, run_checks, training_parts
+from grader.pipeline import run_checks, run_suites
 from grader.result import CheckResult, TrainingResult
-from grader.sandbox import Sandbox, WorkerError
+from grader.sandbox import Sandbox
 
 ASSIGNMENT = "transformer_lm"
 
@@ -46,21 +42,14 @@ SMOKE_TRAINING = TrainingBudget(steps=10, eval_every=5, eval_windows=2, timeout_
 line of their loop, so ``runs`` and ``mask_reaches_model`` have their verdict, but it is far
 too short for ``loss_decreases`` (which needs the budgets of grader/config.py)."""
 
-
 SMOKE_TIMING = TimingConfig(repeats=1, min_round_s=0.01)
 """One short round of timings: no verdict of a check depends on them."""
 
 
-@dataclass(frozen=True)
-class SmokeConfig(GraderConfig):
-    """The grader's settings with a training run cut to `SMOKE_TRAINING` and the timings to
-    `SMOKE_TIMING` (the checks keep the example counts of ``budget``)."""
-
-    timing: TimingConfig = field(default_factory=lambda: SMOKE_TIMING)
-
-    @property
-    def training_budget(self) -> TrainingBudget:
-        return SMOKE_TRAINING
+def smoke_config(budget: Budget = "quick") -> GraderConfig:
+    """The grader's settings for ``budget`` (its example counts), with the training run cut
+    to `SMOKE_TRAINING` and the timings to `SMOKE_TIMING`."""
+    return GraderConfig(budget=budget, training_override=SMOKE_TRAINING, timing=SMOKE_TIMING)
 
 
 @dataclass(frozen=True)
@@ -111,38 +100,12 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
         if train:
             checks, training, _ = run_checks(worker, lm, resolutions, report.symbols, config, say)
         else:
-            checks, training = run_suites(worker, lm, resolutions, report.symbols, config, say), None
+            (checks, _), training = run_suites(worker, lm, resolutions, report.symbols, config, say), None
         after_suites = [stages[s] for s in AFTER_SUITES if s in stages]
         battery_s = min(after_suites, default=time.perf_counter()) - loaded
     finished = time.perf_counter()
     by_name = {check.name: check for results in checks.values() for check in results}
     return Graded(name or path.stem, by_name, battery_s, finished - started, training, None)
-
-
-def run_suites(worker: Any, lm: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
-               config: GraderConfig, say: Callable[[str], None]) -> dict[str, list[CheckResult]]:
-    """The property half of `grader.pipeline.run_checks`, stage for stage: find the mask,
-    then run every task's suite with the same symbols and shared facts. (The pipeline does
-    not expose this half on its own; while it does not, this mirrors its loop.)"""
-    symbol_of = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
-    model = training_parts(resolutions).get("model")
-    say("finding the causal mask")
-    source = find_mask(worker, lm, resolutions, symbols)
-    shared = {"mask_source": source, "symbols": symbols}
-    results: dict[str, list[CheckResult]] = {}
-    for task in lm.tasks:
-        symbol = symbol_of.get(task.id) if task.id != "training" else model
-        if task.suite not in SUITES or (symbol is None and task.id != "causal_mask"):
-            continue
-        if task.id == "causal_mask" and symbol is None and source.style is None and not resolutions[task.id].found:
-            continue
-        say(f"checking {task.id}")
-        try:
-            results[task.id] = SUITES[task.suite](SuiteContext(worker, task, symbol, config, symbols=symbol_of, shared=shared))
-        except WorkerError as exc:  # the suite could not start: reported as the pipeline does
-            results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
-            worker.restart()
-    return results
 
 
 def grade_source(source: str, name: str, folder: Path, config: GraderConfig, *, train: bool) -> Graded:

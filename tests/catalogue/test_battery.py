@@ -22,9 +22,9 @@ import torch
 from grader.result import CheckResult
 
 from . import Entry, base_entry, entries, known_checks
-from .battery import RUN_CHECKS, Graded, SmokeConfig, grade_source
+from .battery import RUN_CHECKS, Graded, grade_source, smoke_config
 
-CONFIG = SmokeConfig(budget="quick")
+CONFIG = smoke_config("quick")
 """The quick budget is the one grader/config.py promises catches every catalogue bug."""
 
 SMOKE_UNJUDGED = frozenset({"training.loss_decreases", "training.candidate_loop"})
@@ -36,15 +36,6 @@ BUGGY = entries("buggy")
 TRAINED = {BASE.name} | {e.name for e in BUGGY if set(e.catches) & RUN_CHECKS}
 """Entries graded with the training run: those it must catch, and base.py to contrast."""
 
-INTAKE_DROPS_BASE_CLASS = pytest.mark.xfail(
-    strict=True,
-    reason="intake bug, not a check's: extract._drop_redefinitions drops the first "
-    "TransformerModelManualAttn although the later `class TransformerModelManualAttn"
-    "(TransformerModelManualAttn)` reads it, so the model class fails to load "
-    "(the redefining chunk's own reads must count as uses)",
-)
-KNOWN_BUGS = {"ignores_input": INTAKE_DROPS_BASE_CLASS, "seq_first_logits": INTAKE_DROPS_BASE_CLASS}
-"""Entries that cannot get their verdicts for a reason outside grader/checks/."""
 
 ISSUE_STYLES = {
     "loop over heads": "loop_over_heads",
@@ -84,10 +75,6 @@ def expected_checks(trained: bool) -> set[str]:
     modules = {"attention", "multi_head_attention", "encoder_block", "causal_mask"}
     names = {name for name in known_checks() if name.split(".")[0] in modules or name.startswith("training.model_")}
     return names | RUN_CHECKS if trained else names
-
-
-def with_known_bugs(items: list[Entry]) -> list[object]:
-    return [pytest.param(e, id=e.name, marks=[KNOWN_BUGS[e.name]] if e.name in KNOWN_BUGS else []) for e in items]
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +137,7 @@ def test_base_passes_the_training_run_checks(battery: Callable[[Entry], Graded])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", with_known_bugs(BUGGY))
+@pytest.mark.parametrize("entry", BUGGY, ids=[e.name for e in BUGGY])
 def test_buggy_entry_is_caught(entry: Entry, battery: Callable[[Entry], Graded]) -> None:
     assert not set(entry.catches) & SMOKE_UNJUDGED, "a loss verdict needs a real training budget, not this battery"
     graded = loaded(battery(entry))
@@ -164,7 +151,7 @@ def test_buggy_entry_is_caught(entry: Entry, battery: Callable[[Entry], Graded])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", with_known_bugs(BUGGY))
+@pytest.mark.parametrize("entry", BUGGY, ids=[e.name for e in BUGGY])
 def test_buggy_entry_passes_the_checks_it_does_not_break(entry: Entry, battery: Callable[[Entry], Graded]) -> None:
     graded = loaded(battery(entry))
     missing = expected_checks(trained=entry.name in TRAINED) - set(graded.checks)
