@@ -256,7 +256,8 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="submission files, folders or globs")
     p.add_argument("--assignment", "-a", required=True, help="assignment id (see `grader assignments`) or folder")
     p.add_argument("--budget", choices=tuple(CHECK_BUDGETS), default="quick",
-                   help="examples per property and training steps (default: quick, under a minute per submission on 2 CPU cores)")
+                   help="examples per property and training steps (default: quick, under a minute per submission on 2 CPU cores; "
+                        "smoke only checks that the grader runs, its verdicts are not a grade)")
     p.add_argument("--jobs", "-j", type=positive_int, default=max(1, (os.cpu_count() or 2) // 2),
                    help="submissions graded in parallel (default: half the cores; each worker uses one thread)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the candidate's model runs")

@@ -40,6 +40,8 @@ from reference.data import load_corpus
 
 Progress = Callable[[str], None]
 
+NOTHING_TO_ASSESS = "nothing to assess: the submission has no code of the candidate's own (no line differs from the handout)"
+
 
 def grade_submission(
     path: Path, assignment: Assignment, config: GraderConfig, *, overrides: dict[str, str] | None = None,
@@ -60,7 +62,7 @@ def grade_submission(
     say("static analysis")
     # The static review reads the candidate's top-level cells too (the worker never runs them).
     quality = analyse_submission(sub, extracted, assignment.handout_source())
-    errors = [*sub.errors, *extracted.errors, *extracted.load_risks]
+    errors = list(dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks]))  # once each, in order
     checks: dict[str, list[CheckResult]] = {}
     training_result: TrainingResult | None = None
     timings = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
@@ -79,7 +81,7 @@ def grade_submission(
             # What the candidate's code tried that the worker's audit hook refused (file, network, process).
             sandbox_info["audit_events"] = sorted(set(worker.audit_events))[:50]
     else:
-        errors.append("no Python code was found in the submission")
+        errors.append(no_code_message(extracted))
 
     tasks = {t.id: task_result(t, resolutions.get(t.id), checks.get(t.id, [])) for t in assignment.tasks}
     findings = (*quality.findings, *extracted.facts)
@@ -92,6 +94,11 @@ def grade_submission(
         "readability": CriterionScore("readability", readability, tuple(readability_evidence),
                                       tuple(f for f in findings if f.criterion == "readability"), metrics=quality.metrics),
     }
+    if not quality.candidate_lines:  # the handout as handed out, or no code: nothing of theirs to judge
+        tasks = {tid: replace(t, status="missing", score=0.0, note=f"not attempted: no line of the submission differs from the handout. {t.note}".strip())
+                 for tid, t in tasks.items()}
+        criteria["completion"] = scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions})
+        criteria |= {name: CriterionScore(name, 0.0, (NOTHING_TO_ASSESS,)) for name in ("optimisation", "reusability", "readability")}
     weights = assignment.criterion_weights or config.scoring.criterion_weights
     return SubmissionResult(
         submission=sub.info(),
@@ -109,6 +116,14 @@ def grade_submission(
         intake=intake_summary(sub, extracted, resolutions),
         errors=tuple(errors),
     )
+
+
+def no_code_message(extracted: Any) -> str:
+    """Why nothing could run: no code at all, or code that does not parse (where)."""
+    if not extracted.syntax_errors:
+        return "no Python code was found in the submission"
+    where = "; ".join(f"cell {e.cell}{f' line {e.line}' if e.line else ''}: {e.message}" for e in extracted.syntax_errors[:3])
+    return f"no code could be run: every code cell with definitions has a syntax error ({where})"
 
 
 def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],

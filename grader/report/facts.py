@@ -67,6 +67,10 @@ def training_verdict(result: SubmissionResult) -> str:
     return result.training.status if result.training else "not run"
 
 
+NOT_STARTED = "not started"
+"""What the pipeline records when no code ran (an empty or unparsable submission)."""
+
+
 def sandbox_isolation(environment: dict[str, Any]) -> str:
     """The isolation the worker ran under, as the sandbox recorded it.
 
@@ -83,8 +87,8 @@ def isolation_warning(result: SubmissionResult) -> str | None:
     """The loud warning every report carries when the worker was not inside bubblewrap,
     with the sandbox's own notes (``environment["sandbox"]["notes"]``) when it left any."""
     isolation = sandbox_isolation(result.environment)
-    if isolation == STRONG_ISOLATION:
-        return None
+    if isolation in (STRONG_ISOLATION, NOT_STARTED):
+        return None  # bubblewrap, or no candidate code ran at all
     sandbox = result.environment.get("sandbox")
     notes = sandbox.get("notes", ()) if isinstance(sandbox, dict) else ()
     said = "".join(f" {note}" for note in notes) if isinstance(notes, (list, tuple)) else ""

@@ -92,15 +92,11 @@ def test_the_untouched_handout_is_not_attempted_rather_than_failed(batch: Graded
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-@pytest.mark.xfail(strict=True, reason="the handout's own model class counts as an attempt at the training "
-                   "task, whose checks then error on the NotImplementedError of the placeholders")
 def test_the_untouched_handout_has_not_attempted_training(batch: GradedBatch) -> None:
     assert graded_handout(batch)["tasks"]["training"]["status"] == "missing"
 
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-@pytest.mark.xfail(strict=True, reason="with no candidate lines, readability, reusability and optimisation "
-                   "judge the handout's own code and score it well")
 def test_the_untouched_handout_earns_no_grade(batch: GradedBatch) -> None:
     assert graded_handout(batch)["overall"] == 0
