@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LANGUAGE_MODEL_REFERENCE, POSITIONAL_REFERENCE, reference_as_submission
+from reference_submissions import (
+    LANGUAGE_MODEL_REFERENCE,
+    POSITIONAL_REFERENCE,
+    reference_as_submission,
+)
 
 from grader import assignment as assignments
 from grader.config import GraderConfig
