@@ -243,7 +243,10 @@ def candidate_loop(
     """The candidate's own train() for a few windows of our data, then our evaluation."""
     opts = spec.options
     bptt, batch = opts.get("bptt", 35), opts.get("batch_size", 20)
-    windows = max(4, min(config.training_budget.steps // 5, 40))
+    # As many batches as the grader's own loop: the handout's SGD at lr 5 spikes in its first
+    # few dozen steps (measured: 5.9 -> 9.9 -> 5.3 nats over 50 steps on a correct model), so a
+    # shorter run would judge the spike, not the loop.
+    windows = max(4, config.training_budget.steps or 200)
     train = batchify(corpus.train, batch)[: windows * bptt + 1]  # (seq, batch): their loop runs `windows` batches
     model_cls, train_fn = symbols["model"], symbols["train"]
     model = worker.new(model_cls, corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"], opts["nlayers"], opts["dropout"])
