@@ -157,7 +157,7 @@ def curve_plot(
         for s in (
             _series(run, "val_loss", "validation loss", "val", axes),
             _series(run, "train_loss", "training loss", "train", axes),
-            _series(reference, "val_loss", "reference model (validation)", "refmodel", axes) if reference else None,
+            _series(reference, "val_loss", "reference model", "refmodel", axes) if reference else None,
         )
         if s is not None
     ]
