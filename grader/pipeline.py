@@ -89,7 +89,7 @@ def grade_submission(
     readability, readability_evidence = readability_score(quality)
     criteria = {
         "completion": scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions}),
-        "optimisation": scoring.optimisation(timings.timings, findings, config.timing, timings.evidence),
+        "optimisation": scoring.optimisation(timings.timings, findings, config.timing, timings.evidence, timed_items(assignment)),
         "reusability": scoring.reusability(all_checks, findings, config.scoring.failed_generality_cost),
         "readability": CriterionScore("readability", readability, tuple(readability_evidence),
                                       tuple(f for f in findings if f.criterion == "readability"), metrics=quality.metrics),
@@ -142,11 +142,26 @@ def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
     if training_checks:
         results.setdefault("training", []).extend(training_checks)
     say("timing against the reference")
-    symbol_of = resolved_symbols(resolutions)
-    timed = {task: symbol_of.get(task) for task in ("attention", "multi_head_attention")} | {"training": parts.get("model")}
+    symbol_of = resolved_symbols(resolutions) | {"training": parts.get("model")}
+    # Only correct code is timed: the speed of a wrong result says nothing about optimisation.
+    timed = {task: symbol_of.get(task) if correct(results.get(task, []), task) else None for task in timing.TASKS}
     vocab = training_result.vocab_size if training_result and training_result.vocab_size else timing.PTB_VOCAB
     timings = timing.measure(worker, assignment, timed, config, mask=causal_mask(worker, source, assignment), vocab_size=vocab)
     return results, training_result, timings
+
+
+def timed_items(assignment: Assignment) -> int:
+    """How many items `grader.timing` times for this assignment (0 when it times none)."""
+    if not assignment.training or assignment.training.kind != "language_model":
+        return 0
+    return sum(task.id in timing.TASKS for task in assignment.tasks)
+
+
+def correct(checks: list[CheckResult], task: str) -> bool:
+    """Whether a task's code gives right results: its correctness checks pass (for the
+    training task, the model trains on the grader's loop)."""
+    relevant = [c for c in checks if (c.name == "training.runs" if task == "training" else c.criterion == "completion")]
+    return bool(relevant) and all(c.status in ("pass", "skip") for c in relevant)
 
 
 def run_suites(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],

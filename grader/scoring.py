@@ -69,10 +69,13 @@ def timing_band(ratio: float, config: TimingConfig) -> float:
 
 
 def optimisation(
-    timings: Sequence[Timing], findings: Sequence[Finding], timing: TimingConfig, notes: Sequence[str] = ()
+    timings: Sequence[Timing], findings: Sequence[Finding], timing: TimingConfig, notes: Sequence[str] = (),
+    expected: int = 0,
 ) -> CriterionScore:
     """Band score of the timings' geometric-mean ratio, minus static findings. ``notes`` are
-    shown first (`grader.timing.TimingReport.evidence`: the clock used, what was not timed)."""
+    shown first (`grader.timing.TimingReport.evidence`: the clock used, what was not timed).
+    ``expected``: how many items the assignment times; the band score counts for the share
+    that could be timed (missing or wrong code has no speed, and earns none)."""
     evidence: list[str] = list(notes)
     usable = [t for t in timings if t.reference_ms > 0 and math.isfinite(t.candidate_ms)]
     if usable:
@@ -85,6 +88,13 @@ def optimisation(
                 f"{t.reference_ms:.3g} ms (IQR {t.reference_iqr_ms:.2g}) — {t.ratio:.2f}x"
             )
         evidence.append(f"timed {ratio:.2f}x the reference (geometric mean) — band score {base:g}")
+        if expected > len(usable):
+            base = round(base * len(usable) / expected, 1)
+            evidence.append(f"only {len(usable)} of the {expected} timed items could be timed: the band score counts "
+                            f"for that share — {base:g}")
+    elif expected:
+        ratio, base = float("nan"), 0.0
+        evidence.append(f"none of the {expected} timed items could be timed (missing, or wrong results): no speed to credit")
     else:
         ratio, base = float("nan"), 100.0
         evidence.append("nothing was timed; the score rests on static findings only")
