@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from positional_variants import POSITION_BUGS
 
 from grader import assignment as assignments
 from grader import dummy_data, positional
@@ -21,28 +22,7 @@ from grader.result import CheckResult, TrainingResult
 from grader.sandbox import LoadReport, Sandbox
 from reference.positional_task import make_dummy_task
 
-VARIANTS = '''
-
-class BlindModel(nn.Module):
-    """Self-attention and mean pooling with no positional encoding: it cannot beat the mean."""
-
-    def __init__(self, seq_len: int, d_model: int, n_heads: int) -> None:
-        super().__init__()
-        self.attention = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
-        self.readout = nn.Linear(d_model, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        attended, _ = self.attention(x, x, x)
-        return self.readout(attended.mean(dim=1))
-
-
-class PerPositionModel(SelfAttentionModel):
-    """One prediction per position, (batch, seq, 1)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.positional_encoding(x)
-        return self.readout(x + self.attention(x, x, x))
-
+VARIANTS = POSITION_BUGS + '''
 
 class NaNModel(SelfAttentionModel):
     """Predictions that are NaN."""

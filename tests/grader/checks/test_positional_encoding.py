@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from positional_variants import POSITION_BUGS
 
 from grader import assignment as assignments
 from grader.checks import SUITES
@@ -88,26 +89,7 @@ class ConstantEncoding(nn.Module):
         return x + self.pe
 
 
-class BlindModel(nn.Module):
-    """Bug: self-attention and mean pooling with no positional encoding at all."""
-
-    def __init__(self, seq_len: int, d_model: int, n_heads: int) -> None:
-        super().__init__()
-        self.attention = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
-        self.readout = nn.Linear(d_model, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        attended, _ = self.attention(x, x, x)
-        return self.readout(attended.mean(dim=1))
-
-
-class PerPositionModel(SelfAttentionModel):
-    """Bug: one prediction per position, (batch, seq, 1), not one per sequence."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.positional_encoding(x)
-        return self.readout(x + self.attention(x, x, x))
-'''
+''' + POSITION_BUGS
 
 CATCHES = {
     "BufferEncoding": "positional_encoding.learnable",
