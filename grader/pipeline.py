@@ -61,7 +61,7 @@ def grade_submission(
     resolutions = resolve(extracted, assignment, overrides)
     say("static analysis")
     # The static review reads the candidate's top-level cells too (the worker never runs them).
-    quality = analyse_submission(sub, extracted, assignment.handout_source())
+    quality = analyse_submission(sub, extracted, assignment.handout_source(), config.quality)
     errors = list(dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks]))  # once each, in order
     checks: dict[str, list[CheckResult]] = {}
     training_result: TrainingResult | None = None
@@ -86,7 +86,7 @@ def grade_submission(
     tasks = {t.id: task_result(t, resolutions.get(t.id), checks.get(t.id, [])) for t in assignment.tasks}
     findings = (*quality.findings, *extracted.facts)
     all_checks = [c for cs in checks.values() for c in cs]
-    readability, readability_evidence = readability_score(quality)
+    readability, readability_evidence = readability_score(quality, config.quality)
     criteria = {
         "completion": scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions}),
         "optimisation": scoring.optimisation(timings.timings, findings, config.timing, timings.evidence, timed_items(assignment)),

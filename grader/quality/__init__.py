@@ -14,8 +14,8 @@ Stages, one module each: `source` (the parsed program and the candidate's lines)
 `config.QualityConfig`.
 """
 
+from grader.config import QualityConfig
 from grader.quality.analyse import QualityReport, analyse, analyse_submission
-from grader.quality.config import QualityConfig
 from grader.quality.metrics import READABILITY_METRICS
 from grader.quality.scores import readability_score, static_penalty
 from grader.quality.toplevel import ReviewedProgram, review_program

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.config import QualityConfig
 from grader.intake.extract import Extracted
 from grader.intake.submission import Submission
 from grader.quality.comments import commented_out_code
-from grader.quality.config import QualityConfig
 from grader.quality.duplication import duplicated_blocks
 from grader.quality.lint import LintError, lint
 from grader.quality.metrics import complexity_findings, docstring_coverage, type_hint_coverage

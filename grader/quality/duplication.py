@@ -18,7 +18,7 @@ import copy
 from collections import defaultdict
 from dataclasses import dataclass
 
-from grader.quality.config import QualityConfig
+from grader.config import QualityConfig
 from grader.quality.source import Program, is_display, statement_bodies
 from grader.result import Finding
 

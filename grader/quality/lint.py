@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.quality.config import QualityConfig
+from grader.config import QualityConfig
 from grader.quality.source import Program
 from grader.result import Finding
 

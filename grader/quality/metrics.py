@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from grader.quality.config import QualityConfig
+from grader.config import QualityConfig
 from grader.quality.source import DefinitionNode, FunctionNode, Program, own_nodes
 from grader.result import Finding
 

@@ -16,7 +16,7 @@ import ast
 import re
 from collections.abc import Callable, Iterable
 
-from grader.quality.config import QualityConfig
+from grader.config import QualityConfig
 from grader.quality.kinds import Kinds
 from grader.quality.source import (
     DefinitionNode,

@@ -17,7 +17,7 @@ import ast
 import re
 import symtable
 
-from grader.quality.config import QualityConfig
+from grader.config import QualityConfig
 from grader.quality.source import (
     FunctionNode,
     Program,

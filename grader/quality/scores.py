@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from grader.config import QualityConfig
 from grader.quality.analyse import QualityReport
-from grader.quality.config import QualityConfig
 from grader.result import Finding
 
 FULL_MARKS = 100.0

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from spellchecker import SpellChecker
 
-from grader.quality.config import QualityConfig
+from grader.config import QualityConfig
 from grader.quality.source import DefinitionNode, Program
 from grader.quality.vocabulary import VOCABULARY
 from grader.result import Finding
