@@ -36,11 +36,13 @@ from grader.result import (
     TrainingResult,
 )
 from grader.sandbox import CandidateError, Sandbox, WorkerError
+from grader.trusted import ReferenceUnavailable, start_reference
 from reference.data import load_corpus
 
 Progress = Callable[[str], None]
 
 NOTHING_TO_ASSESS = "nothing to assess: the submission has no code of the candidate's own (no line differs from the handout)"
+NOT_ATTEMPTED = "not attempted: no line of the submission differs from the handout."
 
 
 def grade_submission(
@@ -56,18 +58,20 @@ def grade_submission(
     sub = load_submission(path)
     if name:
         sub = replace(sub, name=name)
-    extracted = extract(sub, assignment.handout_source())
+    handout = assignment.handout_source()
+    extracted = extract(sub, handout)
     answers = find_and_score(assignment, sub.cells, config.answers)
     resolutions = resolve(extracted, assignment, overrides)
     say("static analysis")
     # The static review reads the candidate's top-level cells too (the worker never runs them).
-    quality = analyse_submission(sub, extracted, assignment.handout_source(), config.quality)
+    quality = analyse_submission(sub, extracted, handout, config.quality)
+    attempted = bool(quality.candidate_lines)  # False: the handout as handed out, or no code at all
     errors = list(dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks]))  # once each, in order
     checks: dict[str, list[CheckResult]] = {}
     training_result: TrainingResult | None = None
     timings = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
     sandbox_info: dict[str, Any] = {}
-    if extracted.source.strip():
+    if extracted.source.strip() and attempted:
         with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=sub.name,
                      hidden_paths=tuple(str(p) for p in hidden_paths)) as worker:
             info = worker.info
@@ -80,24 +84,24 @@ def grade_submission(
                 checks, training_result, timings = run_checks(worker, assignment, resolutions, report.symbols, config, say)
             # What the candidate's code tried that the worker's audit hook refused (file, network, process).
             sandbox_info["audit_events"] = sorted(set(worker.audit_events))[:50]
-    else:
+    elif not extracted.source.strip():
         errors.append(no_code_message(extracted))
 
     tasks = {t.id: task_result(t, resolutions.get(t.id), checks.get(t.id, [])) for t in assignment.tasks}
+    if not attempted:  # nothing of the candidate's to judge: no task attempted, no code criterion earned
+        tasks = {tid: replace(t, status="missing", score=0.0, note=f"{NOT_ATTEMPTED} {t.note}".strip()) for tid, t in tasks.items()}
     findings = (*quality.findings, *extracted.facts)
-    all_checks = [c for cs in checks.values() for c in cs]
-    readability, readability_evidence = readability_score(quality, config.quality)
-    criteria = {
-        "completion": scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions}),
-        "optimisation": scoring.optimisation(timings.timings, findings, config.timing, timings.evidence, timed_items(assignment)),
-        "reusability": scoring.reusability(all_checks, findings, config.scoring.failed_generality_cost),
-        "readability": CriterionScore("readability", readability, tuple(readability_evidence),
-                                      tuple(f for f in findings if f.criterion == "readability"), metrics=quality.metrics),
-    }
-    if not quality.candidate_lines:  # the handout as handed out, or no code: nothing of theirs to judge
-        tasks = {tid: replace(t, status="missing", score=0.0, note=f"not attempted: no line of the submission differs from the handout. {t.note}".strip())
-                 for tid, t in tasks.items()}
-        criteria["completion"] = scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions})
+    criteria = {"completion": scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions})}
+    if attempted:
+        all_checks = [c for cs in checks.values() for c in cs]
+        readability, readability_evidence = readability_score(quality, config.quality)
+        criteria |= {
+            "optimisation": scoring.optimisation(timings.timings, findings, config.timing, timings.evidence, timed_items(assignment)),
+            "reusability": scoring.reusability(all_checks, findings, config.scoring.failed_generality_cost),
+            "readability": CriterionScore("readability", readability, tuple(readability_evidence),
+                                          tuple(f for f in findings if f.criterion == "readability"), metrics=quality.metrics),
+        }
+    else:
         criteria |= {name: CriterionScore(name, 0.0, (NOTHING_TO_ASSESS,)) for name in ("optimisation", "reusability", "readability")}
     weights = assignment.criterion_weights or config.scoring.criterion_weights
     return SubmissionResult(
@@ -132,22 +136,38 @@ def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
     results, source = run_suites(worker, assignment, resolutions, symbols, config, say)
     parts = training_parts(resolutions)
     kind = assignment.training.kind if assignment.training else None
-    training_result, training_checks = None, []
-    if kind == "positional_dummy":  # runs without a model too: the candidate's dummy data is checked alone
-        say("training")
-        training_result, training_checks = positional.run_training(worker, assignment, symbols, config, model=parts.get("model"))
-    elif kind == "language_model" and parts.get("model"):
-        say("training")
-        training_result, training_checks = run_training(worker, assignment, parts, symbols, source, config)
-    if training_checks:
-        results.setdefault("training", []).extend(training_checks)
-    say("timing against the reference")
-    symbol_of = resolved_symbols(resolutions) | {"training": parts.get("model")}
-    # Only correct code is timed: the speed of a wrong result says nothing about optimisation.
-    timed = {task: symbol_of.get(task) if correct(results.get(task, []), task) else None for task in timing.TASKS}
-    vocab = training_result.vocab_size if training_result and training_result.vocab_size else timing.PTB_VOCAB
-    timings = timing.measure(worker, assignment, timed, config, mask=causal_mask(worker, source, assignment), vocab_size=vocab)
+    mask = causal_mask(worker, source, assignment)
+    # One trusted worker holds the reference for the training baseline and the timings.
+    reference = reference_worker(config) if kind == "language_model" else None
+    try:
+        training_result, training_checks = None, []
+        if kind == "positional_dummy":  # runs without a model too: the candidate's dummy data is checked alone
+            say("training")
+            training_result, training_checks = positional.run_training(worker, assignment, symbols, config, model=parts.get("model"))
+        elif kind == "language_model" and parts.get("model"):
+            say("training")
+            training_result, training_checks = run_training(worker, assignment, parts, symbols, mask, config, reference)
+        if training_checks:
+            results.setdefault("training", []).extend(training_checks)
+        say("timing against the reference")
+        symbol_of = resolved_symbols(resolutions) | {"training": parts.get("model")}
+        # Only correct code is timed: the speed of a wrong result says nothing about optimisation.
+        timed = {task: symbol_of.get(task) if correct(results.get(task, []), task) else None for task in timing.TASKS}
+        vocab = training_result.vocab_size if training_result and training_result.vocab_size else timing.PTB_VOCAB
+        timings = timing.measure(worker, assignment, timed, config, mask=mask, vocab_size=vocab, reference=reference)
+    finally:
+        if reference is not None:
+            reference.close()
     return results, training_result, timings
+
+
+def reference_worker(config: GraderConfig) -> Sandbox | None:
+    """A started reference worker, or None when it cannot start (each stage then tries on
+    its own and reports why)."""
+    try:
+        return start_reference(config)
+    except (ReferenceUnavailable, WorkerError):
+        return None
 
 
 def timed_items(assignment: Assignment) -> int:
@@ -237,12 +257,15 @@ def find_mask(worker: Any, assignment: Assignment, resolutions: dict[str, Any], 
 
 
 def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | None], symbols: dict[str, Any],
-                 source: masks.MaskSource, config: GraderConfig) -> tuple[TrainingResult, list[CheckResult]]:
+                 mask: torch.Tensor | None, config: GraderConfig, reference: Sandbox | None = None,
+                 ) -> tuple[TrainingResult, list[CheckResult]]:
+    """The language-model training check: the grader's loop on the candidate's model, their own
+    loop, and the reference baseline (in ``reference``, a trusted worker, when given); ``mask``
+    is the candidate's causal mask for the window, in their convention."""
     spec = assignment.training
     assert spec is not None
     corpus = load_corpus(config.data_dir, config.splits)
     opts = spec.options
-    mask = causal_mask(worker, source, assignment)
     runs = []
     try:
         worker.run("reseed", config.seed)
@@ -262,8 +285,7 @@ def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | Non
         except WorkerError as exc:
             runs.append(training.TrainingRun("candidate_loop", "error", f"your {train_fn}() could not be run: {exc.summary()}"))
             worker.restart()
-    if spec.kind == "language_model":
-        runs.append(training.reference_baseline(corpus, spec, config))
+    runs.append(training.reference_baseline(corpus, spec, config, reference))
     return training.result(runs, corpus, config), training.checks_from_runs("training", runs, observations, corpus.unigram_entropy, config)
 
 

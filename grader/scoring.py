@@ -103,7 +103,7 @@ def optimisation(
                           metrics={"time_ratio": None if math.isnan(ratio) else round(ratio, 3)})
 
 
-def reusability(checks: Sequence[CheckResult], findings: Sequence[Finding], failed_check_cost: float = 25.0) -> CriterionScore:
+def reusability(checks: Sequence[CheckResult], findings: Sequence[Finding], failed_check_cost: float) -> CriterionScore:
     """100, minus ``failed_check_cost`` per failed generality check (other sizes, lengths,
     defaults) and the static findings' costs. Points off per failure, not a share passed: an
     assignment with one generality check would otherwise give 0 for one failure."""

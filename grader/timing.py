@@ -63,7 +63,8 @@ from grader.config import GraderConfig
 from grader.result import Timing
 from grader.sandbox import CandidateError, Handle, Sandbox, WorkerError
 from grader.sandbox.isolation import processes_of_uid
-from grader.trusted import reference_modules
+from grader.trusted import ReferenceUnavailable, start_reference
+from reference.masks import causal_mask
 
 TASKS = ("attention", "multi_head_attention", "training")
 """The tasks that are timed, in the order they are timed."""
@@ -202,7 +203,7 @@ def measure(
         check uses), or None to time without a mask; the reference gets its own causal mask
         exactly when the candidate gets one.
     :param vocab_size: vocabulary of the timed model (the handout's PTB by default).
-    :param reference: a worker with `reference_modules()` loaded, to share across
+    :param reference: a worker with `grader.trusted.start_reference`'s reference loaded, to share across
         submissions; by default one is started here and closed at the end.
     """
     spec = assignment.training
@@ -232,7 +233,7 @@ def measure(
             clocks_used.append(clock)
             if task == "training":
                 throughput = throughput_of(timing, sizes.batch * sizes.seq)
-    except (WorkerError, NotTimed) as exc:  # the reference could not start, or a restart failed
+    except (WorkerError, NotTimed, ReferenceUnavailable) as exc:  # the reference could not start, or a restart failed
         reason = exc.summary() if isinstance(exc, WorkerError) else str(exc)
         skipped.append(f"timing stopped after {len(timings)} of {len(present)} items: {reason}")
     finally:
@@ -242,20 +243,9 @@ def measure(
     return TimingReport(tuple(timings), tuple(skipped), throughput, clock)
 
 
-def start_reference(config: GraderConfig) -> Sandbox:
-    """A worker holding the reference package only, under the candidate's limits."""
-    reference = Sandbox(config.sandbox, device=config.device, seed=config.seed, label="reference-timing")
-    reference.start()
-    report = reference.load_modules(reference_modules(), main="reference.model")
-    if not report.ok:
-        reference.close()
-        raise NotTimed(f"the reference did not load in its worker: {report.error}")
-    return reference
-
-
 def causal_keep_mask(size: int) -> torch.Tensor:
     """The reference's causal mask: True where a query may attend."""
-    return torch.ones(size, size, dtype=torch.bool).tril()  # (size, size)
+    return causal_mask(size)  # (size, size)
 
 
 def throughput_of(step: Timing, tokens: int) -> Throughput:

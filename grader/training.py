@@ -30,8 +30,9 @@ from grader.checks.masks import identify
 from grader.config import GraderConfig
 from grader.result import CheckResult, CurvePoint, TrainingResult, TrainingRun
 from grader.sandbox import CandidateError, Sandbox, WorkerError
-from grader.trusted import reference_modules
+from grader.trusted import ReferenceUnavailable, start_reference
 from reference.data import Corpus, batchify
+from reference.masks import causal_mask
 
 PTB_FLOOR_NATS = 3.5
 """No published word-level model reaches a PTB validation loss below ~3.5 nats (perplexity
@@ -153,29 +154,32 @@ def future_leak(worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | No
             f"by up to {float(moved.max()):.3g} in the logits")
 
 
-def reference_baseline(corpus: Corpus, spec: TrainingSpec, config: GraderConfig) -> TrainingRun:
-    """The reference model on the same loop, data and budget, in a worker of its own.
+def reference_baseline(corpus: Corpus, spec: TrainingSpec, config: GraderConfig, worker: Sandbox | None = None) -> TrainingRun:
+    """The reference model on the same loop, data and budget, in a worker of its own
+    (``worker``, from `grader.trusted.start_reference`, or one started and closed here).
 
     Its curve is the baseline the report plots, and its ms/batch the yardstick for the
     candidate's: both ran on this machine, in a worker under the same limits, moments apart.
     It never shares a worker with candidate code, so nothing the candidate does can slow it.
     """
     opts = spec.options
-    bptt = opts.get("bptt", 35)
-    causal = torch.ones(bptt, bptt, dtype=torch.bool).tril()  # (bptt, bptt), True = may attend
+    own = worker is None
     try:
-        with Sandbox(config.sandbox, device=config.device, seed=config.seed, label="reference") as worker:
-            report = worker.load_modules(reference_modules(), main="reference.model")
-            if not report.ok:
-                return TrainingRun("reference_model", "error", f"the reference did not load: {report.error}")
-            worker.run("reseed", config.seed)
-            # The handout's model adds positions to unscaled embeddings; so does the baseline,
-            # so the two curves differ by the candidate's code, not by the architecture.
-            model = worker.new("TransformerLM", corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"],
-                               opts["nlayers"], opts["dropout"], scale_embedding=False)
-            return train_and_measure(worker, model, corpus, spec, config, causal, "reference_model")
+        worker = worker or start_reference(config)
+        worker.run("reseed", config.seed)
+        # The handout's model adds positions to unscaled embeddings; so does the baseline,
+        # so the two curves differ by the candidate's code, not by the architecture.
+        model = worker.new("TransformerLM", corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"],
+                           opts["nlayers"], opts["dropout"], scale_embedding=False)
+        causal = causal_mask(opts.get("bptt", 35))  # (bptt, bptt), True = may attend
+        return train_and_measure(worker, model, corpus, spec, config, causal, "reference_model")
+    except ReferenceUnavailable as exc:
+        return TrainingRun("reference_model", "error", str(exc))
     except WorkerError as exc:
         return TrainingRun("reference_model", "error", f"the reference run failed: {exc.summary()}")
+    finally:
+        if own and worker is not None:
+            worker.close()
 
 
 def verdict(before: float, after: float | None, corpus: Corpus, config: GraderConfig) -> tuple[str, str]:
@@ -319,8 +323,8 @@ def likely_cause(error: WorkerError, bptt: int, batch: int) -> str:
     return ""
 
 
-def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str], unigram: float | None = None,
-                     config: GraderConfig | None = None) -> list[CheckResult]:
+def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str], unigram: float | None,
+                     config: GraderConfig) -> list[CheckResult]:
     """The training task's checks, from its runs (``unigram``: the corpus's context-free loss)."""
     ours = next((r for r in runs if r.driver == "reference_loop"), None)
     theirs = next((r for r in runs if r.driver == "candidate_loop"), None)
@@ -353,10 +357,10 @@ def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str]
 
 
 def context_free(ours: TrainingRun, baseline: TrainingRun | None, unigram: float | None,
-                 config: GraderConfig | None) -> str | None:
+                 config: GraderConfig) -> str | None:
     """A sentence when the candidate's model got no further than token frequencies while the
     reference model, in the same budget, learned from context."""
-    margin = (config or GraderConfig()).training.context_margin_nats
+    margin = config.training.context_margin_nats
     if (unigram is None or baseline is None or baseline.status != "pass" or ours.status != "pass"
             or baseline.val_loss_after is None or ours.val_loss_after is None):
         return None

@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 
 import reference
+from grader.config import GraderConfig
+from grader.sandbox import Sandbox
 
 REFERENCE_DIR = Path(reference.__file__).resolve().parent
 MODEL_MODULES = ("masks", "attention", "encoder", "positional", "model")
@@ -26,3 +28,19 @@ def reference_modules(names: tuple[str, ...] = MODEL_MODULES) -> dict[str, str]:
     for name in names:
         modules[f"reference.{name}"] = (REFERENCE_DIR / f"{name}.py").read_text(encoding="utf-8")
     return modules
+
+
+class ReferenceUnavailable(RuntimeError):
+    """The reference could not be loaded into a worker (the message says why)."""
+
+
+def start_reference(config: GraderConfig) -> Sandbox:
+    """A started worker holding the reference package only, under the candidate's limits.
+    One serves the training baseline and the timings of a submission; the caller closes it."""
+    worker = Sandbox(config.sandbox, device=config.device, seed=config.seed, label="reference")
+    worker.start()
+    report = worker.load_modules(reference_modules(), main="reference.model")
+    if not report.ok:
+        worker.close()
+        raise ReferenceUnavailable(f"the reference did not load in its worker: {report.error}")
+    return worker

@@ -59,7 +59,8 @@ def train_path(path: Path, transformer: Assignment, config: GraderConfig) -> Gra
     with Sandbox(config.sandbox, device="cpu", seed=config.seed, label=path.stem) as worker:
         report = worker.load(extracted.source)
         assert report.ok, report.error
-        mask = pipeline.find_mask(worker, transformer, resolutions, report.symbols)
+        source = pipeline.find_mask(worker, transformer, resolutions, report.symbols)
+        mask = pipeline.causal_mask(worker, source, transformer)
         parts = pipeline.training_parts(resolutions)
         result, checks = pipeline.run_training(worker, transformer, parts, report.symbols, mask, config)
     return result, {c.name.removeprefix("training."): c for c in checks}
