@@ -102,10 +102,20 @@ def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[st
     assignment as written (tasks, aliases, handout), every setting and every --map."""
     from grader import __version__
 
-    written = [(assignment.folder / "assignment.toml").read_text(encoding="utf-8"), assignment.handout_source()]
-    settings = {"grader": __version__, "assignment": assignment.id, "written": written, "config": asdict(config),
-                "overrides": overrides}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    written = [
+        (assignment.folder / "assignment.toml").read_text(encoding="utf-8"),
+        assignment.handout_source(),
+    ]
+    settings = {
+        "grader": __version__,
+        "assignment": assignment.id,
+        "written": written,
+        "config": asdict(config),
+        "overrides": overrides,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
 
 
 def unique_names(paths: list[Path]) -> list[str]:
@@ -160,12 +170,20 @@ def _grade_in_child(job: Job, settings: Settings, events: Connection) -> None:
 
     assignment = load(Path(settings.assignment_folder))
     try:
-        result = grade_submission(job.path, assignment, settings.config, overrides=settings.overrides,
-                                  progress=progress, name=job.name)
+        result = grade_submission(
+            job.path,
+            assignment,
+            settings.config,
+            overrides=settings.overrides,
+            progress=progress,
+            name=job.name,
+        )
     except Exception:  # noqa: BLE001 - a grader bug on one submission must not stop the batch
         message = "the grader failed on this submission:\n" + traceback.format_exc(limit=5)
         result = error_result(job.path, assignment, settings.config, job.name, message)
-    result = replace(result, environment={**result.environment, "fingerprint": settings.fingerprint})
+    result = replace(
+        result, environment={**result.environment, "fingerprint": settings.fingerprint}
+    )
     progress("writing reports")
     write_reports(result, job.folder, formats=settings.formats)
     events.close()
@@ -201,9 +219,17 @@ def _child_died(job: Job, assignment: Assignment, settings: Settings, why: str) 
 
 
 def grade_batch(
-    paths: list[Path], assignment: Assignment, config: GraderConfig, out: Path, *,
-    overrides: dict[str, str] | None = None, jobs: int = 1, formats: tuple[str, ...] = ALL_FORMATS,
-    resume: bool = True, show_score: bool = True, stream: TextIO | None = None,
+    paths: list[Path],
+    assignment: Assignment,
+    config: GraderConfig,
+    out: Path,
+    *,
+    overrides: dict[str, str] | None = None,
+    jobs: int = 1,
+    formats: tuple[str, ...] = ALL_FORMATS,
+    resume: bool = True,
+    show_score: bool = True,
+    stream: TextIO | None = None,
 ) -> list[SubmissionResult]:
     """Grade ``paths`` into ``out/<name>/`` and write ``out/summary.json`` and ``out/index.html``.
 
@@ -213,7 +239,13 @@ def grade_batch(
 
     overrides = overrides or {}
     formats = tuple(dict.fromkeys(("json", *formats)))  # result.json always: resume reads it
-    settings = Settings(str(assignment.folder), config, overrides, formats, fingerprint(assignment, config, overrides))
+    settings = Settings(
+        str(assignment.folder),
+        config,
+        overrides,
+        formats,
+        fingerprint(assignment, config, overrides),
+    )
     batch = [Job(p, n, out / n) for p, n in zip(paths, unique_names(paths), strict=True)]
     with output_lock(out):
         display = Progress([job.name for job in batch], show_score, stream or sys.stderr)
@@ -247,13 +279,17 @@ class _Running:
     """Why we ended it, if we did."""
 
 
-def _run_jobs(todo: list[Job], assignment: Assignment, settings: Settings, jobs: int,
-              display: Progress) -> dict[str, SubmissionResult]:
+def _run_jobs(
+    todo: list[Job], assignment: Assignment, settings: Settings, jobs: int, display: Progress
+) -> dict[str, SubmissionResult]:
     """Run at most ``jobs`` grading processes at a time until every job has a result."""
     ctx = mp.get_context("spawn")  # a fresh interpreter per child: no inherited threads or state
     limits = settings.config.sandbox
-    limit_s = (max(limits.submission_timeout_s, settings.config.training_budget.timeout_s)
-               + limits.startup_timeout_s + CHILD_MARGIN_S)
+    limit_s = (
+        max(limits.submission_timeout_s, settings.config.training_budget.timeout_s)
+        + limits.startup_timeout_s
+        + CHILD_MARGIN_S
+    )
     queued = list(todo)
     running: dict[Connection, _Running] = {}
     results: dict[str, SubmissionResult] = {}
@@ -262,7 +298,9 @@ def _run_jobs(todo: list[Job], assignment: Assignment, settings: Settings, jobs:
             while queued and len(running) < jobs:
                 job = queued.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_grade_in_child, args=(job, settings, send), name=f"grade-{job.name}")
+                process = ctx.Process(
+                    target=_grade_in_child, args=(job, settings, send), name=f"grade-{job.name}"
+                )
                 process.start()
                 send.close()  # the child holds the only writer: EOF on our end means it is done
                 running[receive] = _Running(job, process, receive, time.monotonic())
@@ -274,9 +312,13 @@ def _run_jobs(todo: list[Job], assignment: Assignment, settings: Settings, jobs:
                 except EOFError:  # finished or died
                     del running[pipe]
                     results[run.job.name] = _collect(run, assignment, settings)
-                    display.finished(run.job.name, results[run.job.name], time.monotonic() - run.started)
+                    display.finished(
+                        run.job.name, results[run.job.name], time.monotonic() - run.started
+                    )
             for run in running.values():
-                if not run.killed and time.monotonic() - run.started > limit_s:  # past its own limits
+                if (
+                    not run.killed and time.monotonic() - run.started > limit_s
+                ):  # past its own limits
                     run.killed = f"the grading process was killed after {limit_s:.0f} s"
                     run.process.kill()
     finally:  # normally empty; after an interruption, every process still grading
@@ -328,7 +370,9 @@ class Progress:
     def resumed(self, name: str, result: SubmissionResult) -> None:
         self.done += 1
         self.update(name, f"already graded, kept ({self._verdict(result)})")
-        self._line(f"{name}: already graded with these settings, result kept (resumed): {self._verdict(result)}")
+        self._line(
+            f"{name}: already graded with these settings, result kept (resumed): {self._verdict(result)}"
+        )
 
     def finished(self, name: str, result: SubmissionResult, seconds: float) -> None:
         self.done += 1
@@ -357,7 +401,9 @@ class Progress:
             grade = f"overall {r.overall:5.1f}  " if self.show_score else ""
             tasks = " ".join(f"{t.id}:{t.status}" for t in r.tasks.values())
             print(f"{r.submission.name:<{width}}  {grade}{tasks}")
-        print(f"graded {len(results)} submission(s) in {elapsed:.0f} s; reports in {out}/ (open {index})")
+        print(
+            f"graded {len(results)} submission(s) in {elapsed:.0f} s; reports in {out}/ (open {index})"
+        )
 
     def _line(self, text: str) -> None:
         if not self.tty:

@@ -73,8 +73,13 @@ def expand_paths(patterns: list[str]) -> list[Path]:
         for match in sorted(glob.glob(pattern)) or [pattern]:
             path = Path(match)
             if path.is_dir():
-                found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES
-                                and p.name.lower() != "readme.md")
+                found += sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file()
+                    and p.suffix.lower() in SUBMISSION_SUFFIXES
+                    and p.name.lower() != "readme.md"
+                )
             elif path.is_file():
                 found.append(path)
             else:
@@ -88,14 +93,18 @@ def expand_paths(patterns: list[str]) -> list[Path]:
 def parse_map(items: list[str], assignment: Assignment) -> dict[str, str]:
     """``--map task=symbol`` options, checked against the assignment's task ids (and, for an
     assignment with training, ``training.train`` and ``training.evaluate``: the loop functions)."""
-    tasks = [t.id for t in assignment.tasks] + (["training.train", "training.evaluate"] if assignment.training else [])
+    tasks = [t.id for t in assignment.tasks] + (
+        ["training.train", "training.evaluate"] if assignment.training else []
+    )
     mapping = {}
     for item in items:
         task, sep, symbol = (part.strip() for part in item.partition("="))
         if not sep or not task or not symbol:
             raise UsageError(f"--map expects task=symbol, got {item!r}")
         if task not in tasks:
-            raise UsageError(f"--map: {assignment.id} has no task {task!r}; its tasks: {', '.join(tasks)}")
+            raise UsageError(
+                f"--map: {assignment.id} has no task {task!r}; its tasks: {', '.join(tasks)}"
+            )
         mapping[task] = symbol
     return mapping
 
@@ -111,7 +120,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     formats = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
     unknown = [f for f in formats if f not in REPORT_FORMATS]
     if unknown or not formats:
-        raise UsageError(f"--format: unknown {', '.join(unknown) or 'empty list'}; choose from {','.join(REPORT_FORMATS)}")
+        raise UsageError(
+            f"--format: unknown {', '.join(unknown) or 'empty list'}; choose from {','.join(REPORT_FORMATS)}"
+        )
     return formats
 
 
@@ -124,8 +135,16 @@ def config_from(args: argparse.Namespace) -> GraderConfig:
     if args.data_dir:
         missing = [s for s in splits if not Path(args.data_dir, f"ptb.{s}.txt").is_file()]
         if missing:
-            raise UsageError(f"--data-dir {args.data_dir} has no " + ", ".join(f"ptb.{s}.txt" for s in missing))
-    return GraderConfig(budget=args.budget, seed=args.seed, device=args.device, data_dir=args.data_dir, splits=splits)
+            raise UsageError(
+                f"--data-dir {args.data_dir} has no " + ", ".join(f"ptb.{s}.txt" for s in missing)
+            )
+    return GraderConfig(
+        budget=args.budget,
+        seed=args.seed,
+        device=args.device,
+        data_dir=args.data_dir,
+        splits=splits,
+    )
 
 
 def positive_int(text: str) -> int:
@@ -155,8 +174,17 @@ def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[Submissio
     config = config_from(args)
     paths = expand_paths(args.paths)
     try:
-        return grade_batch(paths, assignment, config, Path(args.out), overrides=overrides, jobs=args.jobs,
-                           formats=formats, resume=not args.no_resume, show_score=show_score)
+        return grade_batch(
+            paths,
+            assignment,
+            config,
+            Path(args.out),
+            overrides=overrides,
+            jobs=args.jobs,
+            formats=formats,
+            resume=not args.no_resume,
+            show_score=show_score,
+        )
     except OutputLocked as exc:
         raise UsageError(str(exc)) from None
 
@@ -166,7 +194,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.fail_under is not None:
         low = [r for r in results if r.overall < args.fail_under]
         for r in low:
-            print(f"{r.submission.name}: overall {r.overall:.1f} is below --fail-under {args.fail_under:g}", file=sys.stderr)
+            print(
+                f"{r.submission.name}: overall {r.overall:.1f} is below --fail-under {args.fail_under:g}",
+                file=sys.stderr,
+            )
         if low:
             return EXIT_BELOW
     return EXIT_OK
@@ -177,12 +208,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     args.out = args.out or ".grader-check"
     failed = False
     for result in run_grading(args, show_score=False):
-        problems = [f"  {c.status.upper()} {c.name}: {c.message.splitlines()[0] if c.message else ''}"
-                    for task in result.tasks.values() for c in task.checks if c.status in ("fail", "error")]
+        problems = [
+            f"  {c.status.upper()} {c.name}: {c.message.splitlines()[0] if c.message else ''}"
+            for task in result.tasks.values()
+            for c in task.checks
+            if c.status in ("fail", "error")
+        ]
         problems += [f"  ERROR {e.splitlines()[0]}" for e in result.errors]
         missing = [t.id for t in result.tasks.values() if t.status == "missing"]
         failed |= bool(problems)
-        print(f"{result.submission.name}: {len(problems)} problem(s)" + (":" if problems else ", every check passed"))
+        print(
+            f"{result.submission.name}: {len(problems)} problem(s)"
+            + (":" if problems else ", every check passed")
+        )
         for line in problems:
             print(line)
         if missing:
@@ -194,7 +232,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from grader.report import ReportError, load_result, write_reports
 
-    formats = tuple(f for f in parse_formats(args.format) if f != "json")  # never rewrite the source
+    formats = tuple(
+        f for f in parse_formats(args.format) if f != "json"
+    )  # never rewrite the source
     for name in args.results:
         try:
             result = load_result(Path(name))
@@ -225,7 +265,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     ranked = sorted(results, key=lambda pair: (-pair[0].overall, pair[0].submission.name))
     for rank, (result, folder) in enumerate(ranked, start=1):
         passed = sum(t.status == "pass" for t in result.tasks.values())
-        print(f"{rank:>3}. {result.overall:5.1f}  {passed}/{len(result.tasks)} tasks  {result.submission.name}  ({folder})")
+        print(
+            f"{rank:>3}. {result.overall:5.1f}  {passed}/{len(result.tasks)} tasks  {result.submission.name}  ({folder})"
+        )
     print(f"{len(results)} results merged into {summary} and {index}")
     return EXIT_OK
 
@@ -254,69 +296,158 @@ def cmd_handout(args: argparse.Namespace) -> int:
 
 def add_grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="submission files, folders or globs")
-    p.add_argument("--assignment", "-a", required=True, help="assignment id (see `grader assignments`) or folder")
-    p.add_argument("--budget", choices=tuple(CHECK_BUDGETS), default="quick",
-                   help="examples per property and training steps (default: quick, under a minute per submission on 2 CPU cores; "
-                        "smoke only checks that the grader runs, its verdicts are not a grade)")
-    p.add_argument("--jobs", "-j", type=positive_int, default=max(1, (os.cpu_count() or 2) // 2),
-                   help="submissions graded in parallel (default: half the cores; each worker uses one thread)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the candidate's model runs")
-    p.add_argument("--data-dir", help="folder with ptb.<split>.txt (e.g. ../shared/data/ptb); default: the synthetic corpus")
-    p.add_argument("--splits", help="training:validation splits (default train:valid, or valid:test when there is no train split)")
-    p.add_argument("--map", action="append", default=[], metavar="TASK=SYMBOL", help="grade TASK with the candidate's SYMBOL (repeatable; training.train=FN names their loop)")
-    p.add_argument("--format", default=",".join(REPORT_FORMATS), help="reports to write, comma-separated (default: all of html,json,junit,markdown)")
-    p.add_argument("--seed", type=int, default=0, help="seed for Hypothesis, torch and the synthetic corpus (default 0)")
-    p.add_argument("--no-resume", action="store_true", help="regrade submissions whose result.json is already up to date")
+    p.add_argument(
+        "--assignment",
+        "-a",
+        required=True,
+        help="assignment id (see `grader assignments`) or folder",
+    )
+    p.add_argument(
+        "--budget",
+        choices=tuple(CHECK_BUDGETS),
+        default="quick",
+        help="examples per property and training steps (default: quick, under a minute per submission on 2 CPU cores; "
+        "smoke only checks that the grader runs, its verdicts are not a grade)",
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=positive_int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="submissions graded in parallel (default: half the cores; each worker uses one thread)",
+    )
+    p.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where the candidate's model runs"
+    )
+    p.add_argument(
+        "--data-dir",
+        help="folder with ptb.<split>.txt (e.g. ../shared/data/ptb); default: the synthetic corpus",
+    )
+    p.add_argument(
+        "--splits",
+        help="training:validation splits (default train:valid, or valid:test when there is no train split)",
+    )
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="TASK=SYMBOL",
+        help="grade TASK with the candidate's SYMBOL (repeatable; training.train=FN names their loop)",
+    )
+    p.add_argument(
+        "--format",
+        default=",".join(REPORT_FORMATS),
+        help="reports to write, comma-separated (default: all of html,json,junit,markdown)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for Hypothesis, torch and the synthetic corpus (default 0)",
+    )
+    p.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="regrade submissions whose result.json is already up to date",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description="Grade machine-learning interview coding tests: "
-                                     "sandboxed, property-checked against a reference, trained, scored and explained.",
-                                     epilog="example:\n  grader grade submissions/ --assignment transformer_lm --out out/\n"
-                                     "run `grader COMMAND --help` for each command's options and examples",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="grader",
+        description="Grade machine-learning interview coding tests: "
+        "sandboxed, property-checked against a reference, trained, scored and explained.",
+        epilog="example:\n  grader grade submissions/ --assignment transformer_lm --out out/\n"
+        "run `grader COMMAND --help` for each command's options and examples",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
-    parser.add_argument("--assignments-dir", action="append", default=[], help="extra folder of assignments")
+    parser.add_argument(
+        "--assignments-dir", action="append", default=[], help="extra folder of assignments"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("grade", help="grade submissions and write reports", epilog=EPILOG_GRADE, formatter_class=raw,
-                       description="Grade each submission: sandboxed property checks against the reference, a "
-                       "training run, the four criteria and an overall grade out of 100.")
+    p = sub.add_parser(
+        "grade",
+        help="grade submissions and write reports",
+        epilog=EPILOG_GRADE,
+        formatter_class=raw,
+        description="Grade each submission: sandboxed property checks against the reference, a "
+        "training run, the four criteria and an overall grade out of 100.",
+    )
     add_grading_options(p)
     p.add_argument("--out", "-o", default="out", help="output folder (default: out)")
-    p.add_argument("--fail-under", type=percentage, metavar="GRADE", help="exit 1 if any overall grade is below GRADE (0-100)")
+    p.add_argument(
+        "--fail-under",
+        type=percentage,
+        metavar="GRADE",
+        help="exit 1 if any overall grade is below GRADE (0-100)",
+    )
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("check", help="the candidate's self-check before submitting (same checks, no grade)",
-                       epilog=EPILOG_CHECK, formatter_class=raw,
-                       description="Run the grader's checks on your answer and list the ones that fail.")
+    p = sub.add_parser(
+        "check",
+        help="the candidate's self-check before submitting (same checks, no grade)",
+        epilog=EPILOG_CHECK,
+        formatter_class=raw,
+        description="Run the grader's checks on your answer and list the ones that fail.",
+    )
     add_grading_options(p)
-    p.add_argument("--out", "-o", default=None, help="where to write the reports (default: .grader-check)")
+    p.add_argument(
+        "--out", "-o", default=None, help="where to write the reports (default: .grader-check)"
+    )
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("report", help="re-render the reports of result.json files", formatter_class=raw,
-                       epilog="example:\n  grader report out/typical/result.json\n\nWrites scorecard.html, junit.xml "
-                       "and summary.md beside each result.json, with the current templates.\n")
+    p = sub.add_parser(
+        "report",
+        help="re-render the reports of result.json files",
+        formatter_class=raw,
+        epilog="example:\n  grader report out/typical/result.json\n\nWrites scorecard.html, junit.xml "
+        "and summary.md beside each result.json, with the current templates.\n",
+    )
     p.add_argument("results", nargs="+", metavar="RESULT_JSON")
-    p.add_argument("--format", default="html,junit,markdown", help="reports to re-render (default: html,junit,markdown)")
+    p.add_argument(
+        "--format",
+        default="html,junit,markdown",
+        help="reports to re-render (default: html,junit,markdown)",
+    )
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("summary", help="merge the results of many runs into one leaderboard",
-                       epilog=EPILOG_SUMMARY, formatter_class=raw)
+    p = sub.add_parser(
+        "summary",
+        help="merge the results of many runs into one leaderboard",
+        epilog=EPILOG_SUMMARY,
+        formatter_class=raw,
+    )
     p.add_argument("folders", nargs="+", metavar="DIR")
-    p.add_argument("--out", "-o", default="leaderboard", help="folder for summary.json and index.html (default: leaderboard)")
+    p.add_argument(
+        "--out",
+        "-o",
+        default="leaderboard",
+        help="folder for summary.json and index.html (default: leaderboard)",
+    )
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("assignments", help="list the tests the harness knows, with their tasks", formatter_class=raw,
-                       epilog="example:\n  grader assignments\n  grader --assignments-dir my_tests/ assignments\n")
+    p = sub.add_parser(
+        "assignments",
+        help="list the tests the harness knows, with their tasks",
+        formatter_class=raw,
+        epilog="example:\n  grader assignments\n  grader --assignments-dir my_tests/ assignments\n",
+    )
     p.set_defaults(func=cmd_assignments)
 
-    p = sub.add_parser("handout", help="write the starter notebook a candidate receives", formatter_class=raw,
-                       epilog="example:\n  grader handout transformer_lm --out handout/\n\nWrites <id>.ipynb (no outputs) "
-                       "and <id>.py (jupytext py:percent) with the same cells.\n")
+    p = sub.add_parser(
+        "handout",
+        help="write the starter notebook a candidate receives",
+        formatter_class=raw,
+        epilog="example:\n  grader handout transformer_lm --out handout/\n\nWrites <id>.ipynb (no outputs) "
+        "and <id>.py (jupytext py:percent) with the same cells.\n",
+    )
     p.add_argument("name", help="assignment id")
-    p.add_argument("--out", "-o", default=".", help="folder to write the starter files into (default: .)")
+    p.add_argument(
+        "--out", "-o", default=".", help="folder to write the starter files into (default: .)"
+    )
     p.set_defaults(func=cmd_handout)
     return parser
 

@@ -130,7 +130,12 @@ def input_features(x: torch.Tensor, seed: int) -> torch.Tensor:
     flat = grid.reshape(n, -1)  # (n, L*F)
     if flat.size(1) > MAX_RAW:
         flat = flat @ random_matrix(flat.size(1), MAX_RAW, seed)  # (n, MAX_RAW)
-    parts = [flat, flat.pow(2), grid.mean(dim=2), grid.pow(2).mean(dim=2)]  # values, squares, per-position mean and energy
+    parts = [
+        flat,
+        flat.pow(2),
+        grid.mean(dim=2),
+        grid.pow(2).mean(dim=2),
+    ]  # values, squares, per-position mean and energy
     values = torch.unique(grid)
     if values.numel() <= MAX_ONE_HOT and bool((values == values.round()).all()):
         codes = torch.searchsorted(values, grid.reshape(n, -1).contiguous())  # (n, L*F)
@@ -146,7 +151,9 @@ def blind_features(x: torch.Tensor, seed: int) -> torch.Tensor:
     positions of each feature, its square and random ReLU features of each position."""
     grid = as_grid(x)  # (n, L, F)
     scaled = (grid - grid.mean(dim=(0, 1))) / grid.std(dim=(0, 1)).clamp_min(1e-12)  # (n, L, F)
-    mixed = torch.relu(scaled @ random_matrix(grid.size(2), RANDOM_FEATURES, seed + 2) + 0.5)  # (n, L, R)
+    mixed = torch.relu(
+        scaled @ random_matrix(grid.size(2), RANDOM_FEATURES, seed + 2) + 0.5
+    )  # (n, L, R)
     return torch.cat([grid.mean(dim=1), grid.pow(2).mean(dim=1), mixed.mean(dim=1)], dim=1)
 
 
@@ -172,7 +179,9 @@ class HeldOutRidge:
         self.features = features
         self._solvers = {"fit": self._solver(self.fit), "train": self._solver(self.train)}
 
-    def _solver(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _solver(
+        self, rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(mean, std, eigenvalues, eigenvectors) of the standardised features of ``rows``."""
         a = self.features[rows]
         mean, std = a.mean(dim=0), a.std(dim=0)
@@ -181,7 +190,9 @@ class HeldOutRidge:
         eigenvalues, eigenvectors = torch.linalg.eigh(a.T @ a)  # (k,), (k, k)
         return mean, std, eigenvalues.clamp_min(0), eigenvectors
 
-    def _predict(self, part: str, rows: torch.Tensor, y: torch.Tensor, strength: float, at: torch.Tensor) -> torch.Tensor:
+    def _predict(
+        self, part: str, rows: torch.Tensor, y: torch.Tensor, strength: float, at: torch.Tensor
+    ) -> torch.Tensor:
         mean, std, eigenvalues, eigenvectors = self._solvers[part]
         a = (self.features[rows] - mean) / std  # (rows, k)
         y_mean = y[rows].mean(dim=0)
@@ -208,7 +219,10 @@ def measure(x: torch.Tensor, y: torch.Tensor, seed: int) -> Signal:
     with one_thread():
         ridge = HeldOutRidge(input_features(x, seed), seed)
         generator = torch.Generator().manual_seed(seed + 3)
-        noise = max(ridge.r2(targets[torch.randperm(y.size(0), generator=generator)]) for _ in range(SHUFFLES))
+        noise = max(
+            ridge.r2(targets[torch.randperm(y.size(0), generator=generator)])
+            for _ in range(SHUFFLES)
+        )
         blind = HeldOutRidge(blind_features(x, seed), seed).r2(targets)
         return Signal(samples=y.size(0), r2=ridge.r2(targets), noise_r2=noise, blind_r2=blind)
 
@@ -216,7 +230,9 @@ def measure(x: torch.Tensor, y: torch.Tensor, seed: int) -> Signal:
 # --- the check -------------------------------------------------------------------------------
 
 
-def collect(worker: Any, function: str, params: Sequence[Any] | None, sizes: dict[str, Any], seed: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+def collect(
+    worker: Any, function: str, params: Sequence[Any] | None, sizes: dict[str, Any], seed: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(inputs, targets, calls): distinct samples from repeated calls of the candidate's
     function; raises `Violation` for results that cannot be used."""
     handle = worker.symbol(function)
@@ -233,10 +249,14 @@ def collect(worker: Any, function: str, params: Sequence[Any] | None, sizes: dic
         x, y = worker.run("positional_dummy_data", handle, kwargs, args, SAMPLES)
         calls += 1
         if x.size(0) != y.size(0):
-            raise Violation(f"your {function}() returned {x.size(0)} inputs but {y.size(0)} targets")
+            raise Violation(
+                f"your {function}() returned {x.size(0)} inputs but {y.size(0)} targets"
+            )
         if xs and (x.shape[1:] != xs[0].shape[1:] or y.shape[1:] != ys[0].shape[1:]):
             break  # a function whose shapes vary between calls: keep what agrees
-        keep = [i for i in range(x.size(0)) if _key(x[i], seen)]  # repeated samples would leak into the held-out part
+        keep = [
+            i for i in range(x.size(0)) if _key(x[i], seen)
+        ]  # repeated samples would leak into the held-out part
         xs.append(x[keep])
         ys.append(y[keep])
     inputs, targets = torch.cat(xs), torch.cat(ys)
@@ -254,19 +274,39 @@ def _key(row: torch.Tensor, seen: set[bytes]) -> bool:
     return True
 
 
-def check(worker: Any, task: str, function: str | None, params: Sequence[Any] | None, sizes: dict[str, Any], seed: int, looked_for: Sequence[str]) -> CheckResult:
+def check(
+    worker: Any,
+    task: str,
+    function: str | None,
+    params: Sequence[Any] | None,
+    sizes: dict[str, Any],
+    seed: int,
+    looked_for: Sequence[str],
+) -> CheckResult:
     """``<task>.dummy_data_signal``: the targets of the candidate's dummy data depend on its inputs."""
     name = f"{task}.dummy_data_signal"
     started = time.perf_counter()
 
-    def result(status: str, message: str, counterexample: dict[str, Any] | None = None, calls: int = 0) -> CheckResult:
-        return CheckResult(name, task, status, message, counterexample, examples=calls,
-                           duration_s=round(time.perf_counter() - started, 3))
+    def result(
+        status: str, message: str, counterexample: dict[str, Any] | None = None, calls: int = 0
+    ) -> CheckResult:
+        return CheckResult(
+            name,
+            task,
+            status,
+            message,
+            counterexample,
+            examples=calls,
+            duration_s=round(time.perf_counter() - started, 3),
+        )
 
     if function is None:
         names = ", ".join(f"`{n}`" for n in looked_for[:5])
-        return result("fail", f"no function creating the dummy dataset was found (looked for {names}, ...): the "
-                              "question asks for one, and data built at top level cannot be checked or reused")
+        return result(
+            "fail",
+            f"no function creating the dummy dataset was found (looked for {names}, ...): the "
+            "question asks for one, and data built at top level cannot be checked or reused",
+        )
     try:
         x, y, calls = collect(worker, function, params, sizes, seed)
     except Violation as exc:
@@ -277,27 +317,50 @@ def check(worker: Any, task: str, function: str | None, params: Sequence[Any] | 
         worker.restart()
         return result("error", f"calling your {function}() failed: {exc.summary()}")
     if x.size(0) < MIN_SAMPLES:
-        return result("skip", f"your {function}() gave only {x.size(0)} distinct samples in {calls} calls: too few to "
-                              "measure whether its targets depend on its inputs", calls=calls)
+        return result(
+            "skip",
+            f"your {function}() gave only {x.size(0)} distinct samples in {calls} calls: too few to "
+            "measure whether its targets depend on its inputs",
+            calls=calls,
+        )
     if float(y.double().std()) == 0.0:
-        return result("fail", f"every target your {function}() returns is the same value: there is nothing to learn",
-                      {"samples": x.size(0)}, calls)
+        return result(
+            "fail",
+            f"every target your {function}() returns is the same value: there is nothing to learn",
+            {"samples": x.size(0)},
+            calls,
+        )
     signal = measure(x, y, seed)
-    numbers = {"samples": signal.samples, "heldout_r2": round(signal.r2, 3),
-               "shuffled_r2": round(signal.noise_r2, 3), "needed": round(signal.needed, 3)}
+    numbers = {
+        "samples": signal.samples,
+        "heldout_r2": round(signal.r2, 3),
+        "shuffled_r2": round(signal.noise_r2, 3),
+        "needed": round(signal.needed, 3),
+    }
     where = f"on {signal.samples} samples from {calls} calls of your {function}()"
     if not signal.has_signal:
-        return result("fail", (
-            f"the targets do not depend on the inputs: {where}, a ridge regression on features of X (its values and "
-            f"their squares, per-position means and energies, random non-linear features) explains R^2 = {signal.r2:.2f} of the "
-            f"held-out targets' variance, no more than on shuffled targets (up to {signal.noise_r2:.2f}; needed above "
-            f"{signal.needed:.2f}). y is noise independent of X, so a model trained on it can only learn y's mean: a "
-            "falling loss shows it fitting the mean (or memorising noise), not using positions. Make y a function "
-            "of X that depends on position, e.g. the value at one fixed position"), numbers, calls)
-    blind = (f"; position-blind features explain only {signal.blind_r2:.2f}, so the data shows what positions are for"
-             if signal.blind_r2 < signal.r2 - 0.25 else
-             f"; but position-blind features explain {signal.blind_r2:.2f} as well: the target hardly depends on "
-             "positions, so this data cannot show what a positional encoding is for")
-    return result("pass", f"the targets depend on the inputs: {where}, features of X explain R^2 = {signal.r2:.2f} of "
-                          f"the held-out targets' variance (shuffled targets: at most {signal.noise_r2:.2f}){blind}",
-                  calls=calls)
+        return result(
+            "fail",
+            (
+                f"the targets do not depend on the inputs: {where}, a ridge regression on features of X (its values and "
+                f"their squares, per-position means and energies, random non-linear features) explains R^2 = {signal.r2:.2f} of the "
+                f"held-out targets' variance, no more than on shuffled targets (up to {signal.noise_r2:.2f}; needed above "
+                f"{signal.needed:.2f}). y is noise independent of X, so a model trained on it can only learn y's mean: a "
+                "falling loss shows it fitting the mean (or memorising noise), not using positions. Make y a function "
+                "of X that depends on position, e.g. the value at one fixed position"
+            ),
+            numbers,
+            calls,
+        )
+    blind = (
+        f"; position-blind features explain only {signal.blind_r2:.2f}, so the data shows what positions are for"
+        if signal.blind_r2 < signal.r2 - 0.25
+        else f"; but position-blind features explain {signal.blind_r2:.2f} as well: the target hardly depends on "
+        "positions, so this data cannot show what a positional encoding is for"
+    )
+    return result(
+        "pass",
+        f"the targets depend on the inputs: {where}, features of X explain R^2 = {signal.r2:.2f} of "
+        f"the held-out targets' variance (shuffled targets: at most {signal.noise_r2:.2f}){blind}",
+        calls=calls,
+    )

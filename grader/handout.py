@@ -31,7 +31,7 @@ def handout_text(assignment: Assignment) -> str:
     first = _FIRST_CELL.search(source)
     if not source.strip() or first is None:
         raise AssignmentError(f"assignment {assignment.id!r} has no py:percent handout")
-    return source[first.start():]
+    return source[first.start() :]
 
 
 def handout_notebook(assignment: Assignment) -> nbformat.NotebookNode:
@@ -43,7 +43,11 @@ def handout_notebook(assignment: Assignment) -> nbformat.NotebookNode:
         else:  # new_code_cell leaves outputs empty and execution_count None
             cells.append(v4.new_code_cell(cell.source))
     notebook = v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     notebook.metadata["language_info"] = {"name": "python"}
     notebook.metadata["title"] = assignment.title
     nbformat.validate(notebook)  # a malformed handout fails here, not in the candidate's Jupyter

@@ -46,8 +46,14 @@ NOT_ATTEMPTED = "not attempted: no line of the submission differs from the hando
 
 
 def grade_submission(
-    path: Path, assignment: Assignment, config: GraderConfig, *, overrides: dict[str, str] | None = None,
-    progress: Progress | None = None, name: str | None = None, hidden_paths: tuple[Path, ...] = (),
+    path: Path,
+    assignment: Assignment,
+    config: GraderConfig,
+    *,
+    overrides: dict[str, str] | None = None,
+    progress: Progress | None = None,
+    name: str | None = None,
+    hidden_paths: tuple[Path, ...] = (),
 ) -> SubmissionResult:
     """Grade the submission at ``path``. ``hidden_paths`` are folders the candidate's worker
     must not see even though they lie under a mounted one (the batch's output folder, where
@@ -66,43 +72,86 @@ def grade_submission(
     # The static review reads the candidate's top-level cells too (the worker never runs them).
     quality = analyse_submission(sub, extracted, handout, config.quality)
     attempted = bool(quality.candidate_lines)  # False: the handout as handed out, or no code at all
-    errors = list(dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks]))  # once each, in order
+    errors = list(
+        dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks])
+    )  # once each, in order
     checks: dict[str, list[CheckResult]] = {}
     training_result: TrainingResult | None = None
     timings = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
     sandbox_info: dict[str, Any] = {}
     if extracted.source.strip() and attempted:
-        with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=sub.name,
-                     hidden_paths=tuple(str(p) for p in hidden_paths)) as worker:
+        with Sandbox(
+            config.sandbox,
+            device=config.device,
+            seed=config.seed,
+            label=sub.name,
+            hidden_paths=tuple(str(p) for p in hidden_paths),
+        ) as worker:
             info = worker.info
-            sandbox_info = {"isolation": info.isolation, "network_isolated": info.network_isolated, "notes": list(info.notes)}
+            sandbox_info = {
+                "isolation": info.isolation,
+                "network_isolated": info.network_isolated,
+                "notes": list(info.notes),
+            }
             say("loading in the sandbox")
             report = worker.load(extracted.source)
             if not report.ok:
-                errors.append(f"your code failed to load in the sandbox: {report.error.summary() if report.error else 'unknown error'}")
+                errors.append(
+                    f"your code failed to load in the sandbox: {report.error.summary() if report.error else 'unknown error'}"
+                )
             else:
-                checks, training_result, timings = run_checks(worker, assignment, resolutions, report.symbols, config, say)
+                checks, training_result, timings = run_checks(
+                    worker, assignment, resolutions, report.symbols, config, say
+                )
             # What the candidate's code tried that the worker's audit hook refused (file, network, process).
             sandbox_info["audit_events"] = sorted(set(worker.audit_events))[:50]
     elif not extracted.source.strip():
         errors.append(no_code_message(extracted))
 
-    tasks = {t.id: task_result(t, resolutions.get(t.id), checks.get(t.id, [])) for t in assignment.tasks}
-    if not attempted:  # nothing of the candidate's to judge: no task attempted, no code criterion earned
-        tasks = {tid: replace(t, status="missing", score=0.0, note=f"{NOT_ATTEMPTED} {t.note}".strip()) for tid, t in tasks.items()}
+    tasks = {
+        t.id: task_result(t, resolutions.get(t.id), checks.get(t.id, [])) for t in assignment.tasks
+    }
+    if (
+        not attempted
+    ):  # nothing of the candidate's to judge: no task attempted, no code criterion earned
+        tasks = {
+            tid: replace(t, status="missing", score=0.0, note=f"{NOT_ATTEMPTED} {t.note}".strip())
+            for tid, t in tasks.items()
+        }
     findings = (*quality.findings, *extracted.facts)
-    criteria = {"completion": scoring.completion(tasks.values(), answers, {q.id: q.weight for q in assignment.questions})}
+    criteria = {
+        "completion": scoring.completion(
+            tasks.values(), answers, {q.id: q.weight for q in assignment.questions}
+        )
+    }
     if attempted:
         all_checks = [c for cs in checks.values() for c in cs]
         readability, readability_evidence = readability_score(quality, config.quality)
         criteria |= {
-            "optimisation": scoring.optimisation(timings.timings, findings, config.timing, timings.evidence, timed_items(assignment)),
-            "reusability": scoring.reusability(all_checks, findings, config.scoring.failed_generality_cost),
-            "readability": CriterionScore("readability", readability, tuple(readability_evidence),
-                                          tuple(f for f in findings if f.criterion == "readability"), metrics=quality.metrics),
+            "optimisation": scoring.optimisation(
+                timings.timings,
+                findings,
+                config.timing,
+                timings.evidence,
+                timed_items(assignment),
+                config.quality,
+            ),
+            "reusability": scoring.reusability(
+                all_checks, findings, config.scoring.failed_generality_cost, config.quality
+            ),
+            "readability": CriterionScore(
+                "readability",
+                readability,
+                tuple(readability_evidence),
+                tuple(f for f in findings if f.criterion == "readability"),
+                metrics=quality.metrics,
+            ),
         }
     else:
-        criteria |= {name: CriterionScore(name, 0.0, (NOTHING_TO_ASSESS,)) for name in ("optimisation", "reusability", "readability")}
+        criteria |= {
+            name: CriterionScore(name, 0.0, (NOTHING_TO_ASSESS,))
+            for name in ("optimisation", "reusability", "readability")
+        }
     weights = assignment.criterion_weights or config.scoring.criterion_weights
     return SubmissionResult(
         submission=sub.info(),
@@ -126,12 +175,21 @@ def no_code_message(extracted: Any) -> str:
     """Why nothing could run: no code at all, or code that does not parse (where)."""
     if not extracted.syntax_errors:
         return "no Python code was found in the submission"
-    where = "; ".join(f"cell {e.cell}{f' line {e.line}' if e.line else ''}: {e.message}" for e in extracted.syntax_errors[:3])
+    where = "; ".join(
+        f"cell {e.cell}{f' line {e.line}' if e.line else ''}: {e.message}"
+        for e in extracted.syntax_errors[:3]
+    )
     return f"no code could be run: every code cell with definitions has a syntax error ({where})"
 
 
-def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
-               config: GraderConfig, say: Progress) -> tuple[dict[str, list[CheckResult]], TrainingResult | None, timing.TimingReport]:
+def run_checks(
+    worker: Any,
+    assignment: Assignment,
+    resolutions: dict[str, Any],
+    symbols: dict[str, Any],
+    config: GraderConfig,
+    say: Progress,
+) -> tuple[dict[str, list[CheckResult]], TrainingResult | None, timing.TimingReport]:
     """Every task's suite, then the training check, then the timings, in one worker."""
     results, source = run_suites(worker, assignment, resolutions, symbols, config, say)
     parts = training_parts(resolutions)
@@ -141,20 +199,35 @@ def run_checks(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
     reference = reference_worker(config) if kind == "language_model" else None
     try:
         training_result, training_checks = None, []
-        if kind == "positional_dummy":  # runs without a model too: the candidate's dummy data is checked alone
+        if (
+            kind == "positional_dummy"
+        ):  # runs without a model too: the candidate's dummy data is checked alone
             say("training")
-            training_result, training_checks = positional.run_training(worker, assignment, symbols, config, model=parts.get("model"))
+            training_result, training_checks = positional.run_training(
+                worker, assignment, symbols, config, model=parts.get("model")
+            )
         elif kind == "language_model" and parts.get("model"):
             say("training")
-            training_result, training_checks = run_training(worker, assignment, parts, symbols, mask, config, reference)
+            training_result, training_checks = run_training(
+                worker, assignment, parts, symbols, mask, config, reference
+            )
         if training_checks:
             results.setdefault("training", []).extend(training_checks)
         say("timing against the reference")
         symbol_of = resolved_symbols(resolutions) | {"training": parts.get("model")}
         # Only correct code is timed: the speed of a wrong result says nothing about optimisation.
-        timed = {task: symbol_of.get(task) if correct(results.get(task, []), task) else None for task in timing.TASKS}
-        vocab = training_result.vocab_size if training_result and training_result.vocab_size else timing.PTB_VOCAB
-        timings = timing.measure(worker, assignment, timed, config, mask=mask, vocab_size=vocab, reference=reference)
+        timed = {
+            task: symbol_of.get(task) if correct(results.get(task, []), task) else None
+            for task in timing.TASKS
+        }
+        vocab = (
+            training_result.vocab_size
+            if training_result and training_result.vocab_size
+            else timing.PTB_VOCAB
+        )
+        timings = timing.measure(
+            worker, assignment, timed, config, mask=mask, vocab_size=vocab, reference=reference
+        )
     finally:
         if reference is not None:
             reference.close()
@@ -180,12 +253,22 @@ def timed_items(assignment: Assignment) -> int:
 def correct(checks: list[CheckResult], task: str) -> bool:
     """Whether a task's code gives right results: its correctness checks pass (for the
     training task, the model trains on the grader's loop)."""
-    relevant = [c for c in checks if (c.name == "training.runs" if task == "training" else c.criterion == "completion")]
+    relevant = [
+        c
+        for c in checks
+        if (c.name == "training.runs" if task == "training" else c.criterion == "completion")
+    ]
     return bool(relevant) and all(c.status in ("pass", "skip") for c in relevant)
 
 
-def run_suites(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any],
-               config: GraderConfig, say: Progress) -> tuple[dict[str, list[CheckResult]], masks.MaskSource]:
+def run_suites(
+    worker: Any,
+    assignment: Assignment,
+    resolutions: dict[str, Any],
+    symbols: dict[str, Any],
+    config: GraderConfig,
+    say: Progress,
+) -> tuple[dict[str, list[CheckResult]], masks.MaskSource]:
     """The property suites of every task (after finding the candidate's causal mask, which
     the suites share), and the mask source they used."""
     symbol_of = resolved_symbols(resolutions)
@@ -201,13 +284,20 @@ def run_suites(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
         symbol = symbol_of.get(task.id) if task.id != "training" else model
         if task.suite not in SUITES or (symbol is None and task.id != "causal_mask"):
             continue
-        if task.id == "causal_mask" and symbol is None and source.style is None and not resolutions[task.id].found:
+        if (
+            task.id == "causal_mask"
+            and symbol is None
+            and source.style is None
+            and not resolutions[task.id].found
+        ):
             continue
         say(f"checking {task.id}")
         ctx = SuiteContext(worker, task, symbol, config, symbols=symbol_of, shared=shared)
         try:
             results[task.id] = SUITES[task.suite](ctx)
-        except WorkerError as exc:  # the suite itself could not start (e.g. construction killed the worker)
+        except (
+            WorkerError
+        ) as exc:  # the suite itself could not start (e.g. construction killed the worker)
             results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
             worker.restart()
     return results, source
@@ -215,10 +305,15 @@ def run_suites(worker: Any, assignment: Assignment, resolutions: dict[str, Any],
 
 def resolved_symbols(resolutions: dict[str, Any]) -> dict[str, str | None]:
     """Task id -> the candidate's symbol for it (None when missing or built inline)."""
-    return {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
+    return {
+        task: (r.symbol if r.found and r.resolved_by != "inline" else None)
+        for task, r in resolutions.items()
+    }
 
 
-def causal_mask(worker: Any, source: masks.MaskSource, assignment: Assignment) -> torch.Tensor | None:
+def causal_mask(
+    worker: Any, source: masks.MaskSource, assignment: Assignment
+) -> torch.Tensor | None:
     """The candidate's own causal mask for the training window, or None when they have none
     (or it cannot be built: the checks report why)."""
     if source.style is None or assignment.training is None:
@@ -239,7 +334,9 @@ def training_parts(resolutions: dict[str, Any]) -> dict[str, str | None]:
     return parts
 
 
-def find_mask(worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any]) -> masks.MaskSource:
+def find_mask(
+    worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any]
+) -> masks.MaskSource:
     """Where the candidate's causal mask comes from: their mask function, or the masks their
     own train() passes to the model (observed), or nowhere."""
     symbol_of = resolved_symbols(resolutions)
@@ -248,7 +345,13 @@ def find_mask(worker: Any, assignment: Assignment, resolutions: dict[str, Any], 
     observe = None
     if train_fn and model_cls and train_fn in symbols and assignment.training:
         observe = lambda: training.observe_masks(
-            worker, train_fn, model_cls, symbol_of.get("attention"), symbols[train_fn].params, assignment.training)
+            worker,
+            train_fn,
+            model_cls,
+            symbol_of.get("attention"),
+            symbols[train_fn].params,
+            assignment.training,
+        )
     try:
         return masks.find(worker, symbol_of.get("causal_mask"), symbol_of.get("attention"), observe)
     except WorkerError as exc:
@@ -256,9 +359,15 @@ def find_mask(worker: Any, assignment: Assignment, resolutions: dict[str, Any], 
         return masks.MaskSource(None, None, f"finding the mask failed: {exc.summary()}")
 
 
-def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | None], symbols: dict[str, Any],
-                 mask: torch.Tensor | None, config: GraderConfig, reference: Sandbox | None = None,
-                 ) -> tuple[TrainingResult, list[CheckResult]]:
+def run_training(
+    worker: Any,
+    assignment: Assignment,
+    parts: dict[str, str | None],
+    symbols: dict[str, Any],
+    mask: torch.Tensor | None,
+    config: GraderConfig,
+    reference: Sandbox | None = None,
+) -> tuple[TrainingResult, list[CheckResult]]:
     """The language-model training check: the grader's loop on the candidate's model, their own
     loop, and the reference baseline (in ``reference``, a trusted worker, when given); ``mask``
     is the candidate's causal mask for the window, in their convention."""
@@ -269,35 +378,77 @@ def run_training(worker: Any, assignment: Assignment, parts: dict[str, str | Non
     runs = []
     try:
         worker.run("reseed", config.seed)
-        model = worker.new(parts["model"], corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"], opts["nlayers"], opts["dropout"])
-        runs.append(training.train_and_measure(worker, model, corpus, spec, config, mask, "reference_loop"))
+        model = worker.new(
+            parts["model"],
+            corpus.vocab_size,
+            opts["d_model"],
+            opts["nhead"],
+            opts["d_hid"],
+            opts["nlayers"],
+            opts["dropout"],
+        )
+        runs.append(
+            training.train_and_measure(worker, model, corpus, spec, config, mask, "reference_loop")
+        )
     except WorkerError as exc:
-        runs.append(training.TrainingRun("reference_loop", "error", f"building your model failed: {exc.summary()}"))
+        runs.append(
+            training.TrainingRun(
+                "reference_loop", "error", f"building your model failed: {exc.summary()}"
+            )
+        )
         worker.restart()
     observations: list[str] = []
     train_fn = parts.get("train")
     if train_fn and train_fn in symbols:
         try:
             worker.run("reseed", config.seed)
-            run, observations = training.candidate_loop(worker, spec, {"model": parts["model"], "train": train_fn},
-                                                        symbols[train_fn].params, corpus, config, mask)
+            run, observations = training.candidate_loop(
+                worker,
+                spec,
+                {"model": parts["model"], "train": train_fn},
+                symbols[train_fn].params,
+                corpus,
+                config,
+                mask,
+            )
             runs.append(run)
         except WorkerError as exc:
-            runs.append(training.TrainingRun("candidate_loop", "error", f"your {train_fn}() could not be run: {exc.summary()}"))
+            runs.append(
+                training.TrainingRun(
+                    "candidate_loop",
+                    "error",
+                    f"your {train_fn}() could not be run: {exc.summary()}",
+                )
+            )
             worker.restart()
     runs.append(training.reference_baseline(corpus, spec, config, reference))
-    return training.result(runs, corpus, config), training.checks_from_runs("training", runs, observations, corpus.unigram_entropy, config)
+    return training.result(runs, corpus, config), training.checks_from_runs(
+        "training", runs, observations, corpus.unigram_entropy, config
+    )
 
 
 def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> TaskResult:
     found = resolution is not None and resolution.found
     if found and not checks:
-        checks = [CheckResult(f"{task.id}.suite", task.id, "error", "the checks could not run (the code did not load or a prerequisite is missing)")]
+        checks = [
+            CheckResult(
+                f"{task.id}.suite",
+                task.id,
+                "error",
+                "the checks could not run (the code did not load or a prerequisite is missing)",
+            )
+        ]
     status = scoring.task_status(checks, found)
     return TaskResult(
-        id=task.id, title=task.title, status=status, score=round(scoring.task_score(checks), 4) if found else 0.0,
-        symbol=resolution.symbol if found else None, resolved_by=resolution.resolved_by if found else None,
-        checks=tuple(checks), weight=task.weight, note=resolution.message if resolution is not None else "",
+        id=task.id,
+        title=task.title,
+        status=status,
+        score=round(scoring.task_score(checks), 4) if found else 0.0,
+        symbol=resolution.symbol if found else None,
+        resolved_by=resolution.resolved_by if found else None,
+        checks=tuple(checks),
+        weight=task.weight,
+        note=resolution.message if resolution is not None else "",
     )
 
 
@@ -306,27 +457,57 @@ def intake_summary(sub: Any, extracted: Any, resolutions: dict[str, Any]) -> dic
         "format_notes": list(sub.notes),
         "skipped": [s.__dict__ if hasattr(s, "__dict__") else s for s in extracted.skipped],
         "syntax_errors": [str(e) for e in extracted.syntax_errors],
-        "resolutions": {k: {"symbol": r.symbol, "resolved_by": r.resolved_by, "message": r.message} for k, r in resolutions.items()},
+        "resolutions": {
+            k: {"symbol": r.symbol, "resolved_by": r.resolved_by, "message": r.message}
+            for k, r in resolutions.items()
+        },
     }
 
 
-def environment(config: GraderConfig, training_result: TrainingResult | None, sandbox: dict[str, Any], elapsed: float) -> dict[str, Any]:
+def environment(
+    config: GraderConfig,
+    training_result: TrainingResult | None,
+    sandbox: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
     return {
-        "grader": __version__, "python": platform.python_version(), "torch": torch.__version__,
-        "hypothesis": hypothesis.__version__, "seed": config.seed, "budget": config.budget, "device": config.device,
+        "grader": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "hypothesis": hypothesis.__version__,
+        "seed": config.seed,
+        "budget": config.budget,
+        "device": config.device,
         "corpus": training_result.corpus if training_result else None,
         "splits": list(training_result.splits) if training_result else None,
-        "sandbox": sandbox or {"isolation": "not started"}, "grading_seconds": round(elapsed, 1),
+        "sandbox": sandbox or {"isolation": "not started"},
+        "grading_seconds": round(elapsed, 1),
     }
 
 
-def error_result(path: Path, assignment: Assignment, config: GraderConfig, name: str, message: str) -> SubmissionResult:
+def error_result(
+    path: Path, assignment: Assignment, config: GraderConfig, name: str, message: str
+) -> SubmissionResult:
     """A result for a submission the grader could not grade at all."""
     data = path.read_bytes() if path.exists() else b""
-    info = SubmissionInfo(str(path), name, "unreadable", hashlib.sha256(data).hexdigest(), len(data))
-    tasks = {t.id: TaskResult(t.id, t.title, "error", 0.0, None, None, weight=t.weight) for t in assignment.tasks}
+    info = SubmissionInfo(
+        str(path), name, "unreadable", hashlib.sha256(data).hexdigest(), len(data)
+    )
+    tasks = {
+        t.id: TaskResult(t.id, t.title, "error", 0.0, None, None, weight=t.weight)
+        for t in assignment.tasks
+    }
     criteria = {c: CriterionScore(c, 0.0, ("not graded",)) for c in scoring.CRITERIA}
-    return SubmissionResult(info, assignment.id, tasks, None, criteria, 0.0, environment(config, None, {}, 0.0), errors=(message,))
+    return SubmissionResult(
+        info,
+        assignment.id,
+        tasks,
+        None,
+        criteria,
+        0.0,
+        environment(config, None, {}, 0.0),
+        errors=(message,),
+    )
 
 
 __all__ = ["CandidateError", "error_result", "grade_submission"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from grader.config import TimingConfig
+from grader.config import QualityConfig, TimingConfig
 from grader.quality import static_penalty
 from grader.result import CheckResult, CriterionScore, Finding, TaskResult, Timing, WrittenAnswer
 
@@ -36,14 +36,18 @@ def task_status(checks: Sequence[CheckResult], symbol_found: bool) -> str:
     return "pass" if counted and all(c.passed for c in counted) else "fail"
 
 
-def completion(tasks: Iterable[TaskResult], answers: Iterable[WrittenAnswer], answer_weights: dict[str, float]) -> CriterionScore:
+def completion(
+    tasks: Iterable[TaskResult], answers: Iterable[WrittenAnswer], answer_weights: dict[str, float]
+) -> CriterionScore:
     evidence: list[str] = []
     total = earned = 0.0
     for task in tasks:
         total += task.weight
         earned += task.weight * task.score
         if task.status == "missing":
-            evidence.append(f"{task.title}: not attempted (no {task.id} found) — 0 of {task.weight:g}")
+            evidence.append(
+                f"{task.title}: not attempted (no {task.id} found) — 0 of {task.weight:g}"
+            )
         else:
             counted = [c for c in task.checks if c.criterion == "completion" and c.status != "skip"]
             passed = sum(c.passed for c in counted)
@@ -55,9 +59,16 @@ def completion(tasks: Iterable[TaskResult], answers: Iterable[WrittenAnswer], an
         total += weight
         earned += weight * answer.score
         state = "suggested" if answer.found else "not answered"
-        evidence.append(f"Written answer {answer.question}: {state} {answer.score:.0%} — {weight * answer.score:.2f} of {weight:g}")
+        evidence.append(
+            f"Written answer {answer.question}: {state} {answer.score:.0%} — {weight * answer.score:.2f} of {weight:g}"
+        )
     score = 100.0 * earned / total if total else 0.0
-    return CriterionScore("completion", round(score, 1), tuple(evidence), metrics={"earned": round(earned, 3), "possible": total})
+    return CriterionScore(
+        "completion",
+        round(score, 1),
+        tuple(evidence),
+        metrics={"earned": round(earned, 3), "possible": total},
+    )
 
 
 def timing_band(ratio: float, config: TimingConfig) -> float:
@@ -69,13 +80,18 @@ def timing_band(ratio: float, config: TimingConfig) -> float:
 
 
 def optimisation(
-    timings: Sequence[Timing], findings: Sequence[Finding], timing: TimingConfig, notes: Sequence[str] = (),
+    timings: Sequence[Timing],
+    findings: Sequence[Finding],
+    timing: TimingConfig,
+    notes: Sequence[str] = (),
     expected: int = 0,
+    quality: QualityConfig | None = None,
 ) -> CriterionScore:
     """Band score of the timings' geometric-mean ratio, minus static findings. ``notes`` are
     shown first (`grader.timing.TimingReport.evidence`: the clock used, what was not timed).
     ``expected``: how many items the assignment times; the band score counts for the share
-    that could be timed (missing or wrong code has no speed, and earns none)."""
+    that could be timed (missing or wrong code has no speed, and earns none). ``quality`` prices
+    the static findings (`QualityConfig.finding_cost`); None means the defaults."""
     evidence: list[str] = list(notes)
     usable = [t for t in timings if t.reference_ms > 0 and math.isfinite(t.candidate_ms)]
     if usable:
@@ -90,20 +106,34 @@ def optimisation(
         evidence.append(f"timed {ratio:.2f}x the reference (geometric mean) — band score {base:g}")
         if expected > len(usable):
             base = round(base * len(usable) / expected, 1)
-            evidence.append(f"only {len(usable)} of the {expected} timed items could be timed: the band score counts "
-                            f"for that share — {base:g}")
+            evidence.append(
+                f"only {len(usable)} of the {expected} timed items could be timed: the band score counts "
+                f"for that share — {base:g}"
+            )
     elif expected:
         ratio, base = float("nan"), 0.0
-        evidence.append(f"none of the {expected} timed items could be timed (missing, or wrong results): no speed to credit")
+        evidence.append(
+            f"none of the {expected} timed items could be timed (missing, or wrong results): no speed to credit"
+        )
     else:
         ratio, base = float("nan"), 100.0
         evidence.append("nothing was timed; the score rests on static findings only")
-    score, static = _minus_findings(base, findings, "optimisation")
-    return CriterionScore("optimisation", score, tuple(evidence + static), tuple(f for f in findings if f.criterion == "optimisation"),
-                          metrics={"time_ratio": None if math.isnan(ratio) else round(ratio, 3)})
+    score, static = _minus_findings(base, findings, "optimisation", quality)
+    return CriterionScore(
+        "optimisation",
+        score,
+        tuple(evidence + static),
+        tuple(f for f in findings if f.criterion == "optimisation"),
+        metrics={"time_ratio": None if math.isnan(ratio) else round(ratio, 3)},
+    )
 
 
-def reusability(checks: Sequence[CheckResult], findings: Sequence[Finding], failed_check_cost: float) -> CriterionScore:
+def reusability(
+    checks: Sequence[CheckResult],
+    findings: Sequence[Finding],
+    failed_check_cost: float,
+    quality: QualityConfig | None = None,
+) -> CriterionScore:
     """100, minus ``failed_check_cost`` per failed generality check (other sizes, lengths,
     defaults) and the static findings' costs. Points off per failure, not a share passed: an
     assignment with one generality check would otherwise give 0 for one failure."""
@@ -114,13 +144,23 @@ def reusability(checks: Sequence[CheckResult], findings: Sequence[Finding], fail
     base = max(0.0, 100.0 - failed_check_cost * len(failed))
     if not counted:
         evidence.append("no generality check could run; the score rests on static findings only")
-    score, static = _minus_findings(base, findings, "reusability")
-    return CriterionScore("reusability", score, tuple(evidence + static), tuple(f for f in findings if f.criterion == "reusability"),
-                          metrics={"generality_checks_passed": len(counted) - len(failed), "generality_checks": len(counted)})
+    score, static = _minus_findings(base, findings, "reusability", quality)
+    return CriterionScore(
+        "reusability",
+        score,
+        tuple(evidence + static),
+        tuple(f for f in findings if f.criterion == "reusability"),
+        metrics={
+            "generality_checks_passed": len(counted) - len(failed),
+            "generality_checks": len(counted),
+        },
+    )
 
 
-def _minus_findings(base: float, findings: Sequence[Finding], criterion: str) -> tuple[float, list[str]]:
-    points_off, evidence = static_penalty(list(findings), criterion)
+def _minus_findings(
+    base: float, findings: Sequence[Finding], criterion: str, quality: QualityConfig | None
+) -> tuple[float, list[str]]:
+    points_off, evidence = static_penalty(list(findings), criterion, quality)
     return round(max(0.0, min(100.0, base - points_off)), 1), evidence
 
 

@@ -146,10 +146,17 @@ class Sizes:
     @classmethod
     def from_options(cls, options: Mapping[str, Any], vocab: int) -> Sizes:
         return cls(
-            batch=options.get("batch_size", 20), heads=options.get("nhead", 2), seq=options.get("bptt", 35),
-            d_model=options.get("d_model", 200), d_hid=options.get("d_hid", 200), layers=options.get("nlayers", 2),
-            dropout=options.get("dropout", 0.1), vocab=vocab, lr=options.get("lr", 5.0),
-            clip=options.get("clip", 0.5), gamma=options.get("gamma", 0.95),
+            batch=options.get("batch_size", 20),
+            heads=options.get("nhead", 2),
+            seq=options.get("bptt", 35),
+            d_model=options.get("d_model", 200),
+            d_hid=options.get("d_hid", 200),
+            layers=options.get("nlayers", 2),
+            dropout=options.get("dropout", 0.1),
+            vocab=vocab,
+            lr=options.get("lr", 5.0),
+            clip=options.get("clip", 0.5),
+            gamma=options.get("gamma", 0.95),
         )
 
     @property
@@ -210,8 +217,11 @@ def measure(
     tasks = [task for task in TASKS if task in {t.id for t in assignment.tasks}]
     if spec is None or spec.kind != "language_model" or not tasks:
         return TimingReport((), ("no timings are defined for this assignment",), None, "none")
-    skipped = [f"{task}: not timed: missing, or its checks fail (a wrong result has no speed worth comparing)"
-               for task in tasks if not symbols.get(task)]
+    skipped = [
+        f"{task}: not timed: missing, or its checks fail (a wrong result has no speed worth comparing)"
+        for task in tasks
+        if not symbols.get(task)
+    ]
     present = [task for task in tasks if symbols.get(task)]
     if not present:
         return TimingReport((), tuple(skipped), None, "none")
@@ -233,7 +243,11 @@ def measure(
             clocks_used.append(clock)
             if task == "training":
                 throughput = throughput_of(timing, sizes.batch * sizes.seq)
-    except (WorkerError, NotTimed, ReferenceUnavailable) as exc:  # the reference could not start, or a restart failed
+    except (
+        WorkerError,
+        NotTimed,
+        ReferenceUnavailable,
+    ) as exc:  # the reference could not start, or a restart failed
         reason = exc.summary() if isinstance(exc, WorkerError) else str(exc)
         skipped.append(f"timing stopped after {len(timings)} of {len(present)} items: {reason}")
     finally:
@@ -266,16 +280,27 @@ def time_item(item: Item, config: GraderConfig) -> tuple[Timing, str]:
     sides = (item.candidate, item.reference)
     try:
         clocks, clock_name = worker_clocks(config.device, [s.worker for s in sides])
-        rounds = [partial(timed_round, side, clock) for side, clock in zip(sides, clocks, strict=True)]
+        rounds = [
+            partial(timed_round, side, clock) for side, clock in zip(sides, clocks, strict=True)
+        ]
         for run in rounds:
             run(1)  # first calls allocate, initialise lazily and fill caches: not timed
         calls = [calibrate(run, config.timing.min_round_s) for run in rounds]
-        candidate, reference = (partial(ms_per_call, run, n) for run, n in zip(rounds, calls, strict=True))
-        candidate_ms, reference_ms = interleave(candidate, reference, config.timing.repeats, ITEM_BUDGET_S)
+        candidate, reference = (
+            partial(ms_per_call, run, n) for run, n in zip(rounds, calls, strict=True)
+        )
+        candidate_ms, reference_ms = interleave(
+            candidate, reference, config.timing.repeats, ITEM_BUDGET_S
+        )
     finally:
         release(sides)
-    return Timing(item.name, statistics.median(candidate_ms), statistics.median(reference_ms),
-                  iqr(candidate_ms), iqr(reference_ms)), clock_name
+    return Timing(
+        item.name,
+        statistics.median(candidate_ms),
+        statistics.median(reference_ms),
+        iqr(candidate_ms),
+        iqr(reference_ms),
+    ), clock_name
 
 
 def timed_round(side: Side, clock: Clock, calls: int) -> float:
@@ -394,45 +419,88 @@ Masks = tuple[torch.Tensor | None, torch.Tensor | None]
 FORWARD_BACKWARD = "forward_backward_calls"
 
 
-def attention_item(worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int) -> Item:
+def attention_item(
+    worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int
+) -> Item:
     gen = torch.Generator().manual_seed(seed)
     shape = (s.batch, s.heads, s.seq, s.head_dim)
-    q, k, v = (torch.randn(shape, generator=gen).requires_grad_() for _ in range(3))  # (batch, heads, seq, head_dim)
+    q, k, v = (
+        torch.randn(shape, generator=gen).requires_grad_() for _ in range(3)
+    )  # (batch, heads, seq, head_dim)
     theirs = _built(worker, lambda: worker.symbol(symbol), f"looking up {symbol}")
     ours = reference.symbol("reference.attention:attention")
     check = output_check(shape)
     return Item(
         f"attention fwd+bwd {shape}",
-        Side(f"your {symbol}", worker, lambda n: worker.run(FORWARD_BACKWARD, theirs, n, q, k, v, masks[0]), check, (theirs,)),
-        Side("the reference attention", reference, lambda n: reference.run(FORWARD_BACKWARD, ours, n, q, k, v, masks[1]), check, (ours,)),
+        Side(
+            f"your {symbol}",
+            worker,
+            lambda n: worker.run(FORWARD_BACKWARD, theirs, n, q, k, v, masks[0]),
+            check,
+            (theirs,),
+        ),
+        Side(
+            "the reference attention",
+            reference,
+            lambda n: reference.run(FORWARD_BACKWARD, ours, n, q, k, v, masks[1]),
+            check,
+            (ours,),
+        ),
     )
 
 
-def multi_head_item(worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int) -> Item:
+def multi_head_item(
+    worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int
+) -> Item:
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(s.batch, s.seq, s.d_model, generator=gen).requires_grad_()  # (batch, seq, d_model)
+    x = torch.randn(
+        s.batch, s.seq, s.d_model, generator=gen
+    ).requires_grad_()  # (batch, seq, d_model)
     # Dropout 0 on both sides: the attention itself is timed, not a random mask.
-    theirs = _built(worker, lambda: worker.new(symbol, s.d_model, s.heads, 0.0), f"{symbol}({s.d_model}, {s.heads}, 0.0)")
+    theirs = _built(
+        worker,
+        lambda: worker.new(symbol, s.d_model, s.heads, 0.0),
+        f"{symbol}({s.d_model}, {s.heads}, 0.0)",
+    )
     ours = reference.new("reference.attention:MultiHeadSelfAttention", s.d_model, s.heads, 0.0)
     check = output_check((s.batch, s.seq, s.d_model))
     return Item(
         f"multi-head attention fwd+bwd ({s.batch}, {s.seq}, {s.d_model}), {s.heads} heads",
-        Side(f"your {symbol}", worker, lambda n: worker.run(FORWARD_BACKWARD, theirs, n, x, x, x, masks[0]), check, (theirs,)),
-        Side("the reference multi-head attention", reference,
-             lambda n: reference.run(FORWARD_BACKWARD, ours, n, x, x, x, masks[1]), check, (ours,)),
+        Side(
+            f"your {symbol}",
+            worker,
+            lambda n: worker.run(FORWARD_BACKWARD, theirs, n, x, x, x, masks[0]),
+            check,
+            (theirs,),
+        ),
+        Side(
+            "the reference multi-head attention",
+            reference,
+            lambda n: reference.run(FORWARD_BACKWARD, ours, n, x, x, x, masks[1]),
+            check,
+            (ours,),
+        ),
     )
 
 
-def training_item(worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int) -> Item:
+def training_item(
+    worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int
+) -> Item:
     gen = torch.Generator().manual_seed(seed)
-    tokens = torch.randint(0, s.vocab, (TRAIN_WINDOWS * s.seq + 1, s.batch), generator=gen)  # (stream, batch)
+    tokens = torch.randint(
+        0, s.vocab, (TRAIN_WINDOWS * s.seq + 1, s.batch), generator=gen
+    )  # (stream, batch)
 
     def trainer(w: Sandbox, cls: str) -> tuple[Handle, Handle]:
         w.run("reseed", seed)
         model = w.new(cls, s.vocab, s.d_model, s.heads, s.d_hid, s.layers, s.dropout)
         return model, w.run("lm_trainer", model, s.lr, s.clip, s.gamma)
 
-    theirs = _built(worker, lambda: trainer(worker, symbol), f"{symbol}({s.vocab}, {s.d_model}, {s.heads}, {s.d_hid}, {s.layers}, {s.dropout})")
+    theirs = _built(
+        worker,
+        lambda: trainer(worker, symbol),
+        f"{symbol}({s.vocab}, {s.d_model}, {s.heads}, {s.d_hid}, {s.layers}, {s.dropout})",
+    )
     ours = trainer(reference, "TransformerLM")
 
     def check(losses: Any, calls: int) -> str | None:
@@ -441,8 +509,20 @@ def training_item(worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, ma
 
     return Item(
         f"training step ({s.batch}×{s.seq} tokens, vocab {s.vocab})",
-        Side(f"your {symbol}", worker, lambda n: worker.call_method(theirs[1], "steps", tokens, 0, n, s.seq, masks[0]), check, theirs),
-        Side("the reference model", reference, lambda n: reference.call_method(ours[1], "steps", tokens, 0, n, s.seq, masks[1]), check, ours),
+        Side(
+            f"your {symbol}",
+            worker,
+            lambda n: worker.call_method(theirs[1], "steps", tokens, 0, n, s.seq, masks[0]),
+            check,
+            theirs,
+        ),
+        Side(
+            "the reference model",
+            reference,
+            lambda n: reference.call_method(ours[1], "steps", tokens, 0, n, s.seq, masks[1]),
+            check,
+            ours,
+        ),
     )
 
 

@@ -40,8 +40,25 @@ PTB_FLOOR_NATS = 3.5
 
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
     "model": ("model", "net", "transformer", "lm"),
-    "data": ("train_data", "data", "source", "data_source", "eval_data", "val_data", "dataset", "train_source"),
-    "window": ("window_size", "bptt", "seq_len", "window", "sequence_length", "block_size", "seq_length"),
+    "data": (
+        "train_data",
+        "data",
+        "source",
+        "data_source",
+        "eval_data",
+        "val_data",
+        "dataset",
+        "train_source",
+    ),
+    "window": (
+        "window_size",
+        "bptt",
+        "seq_len",
+        "window",
+        "sequence_length",
+        "block_size",
+        "seq_length",
+    ),
     "criterion": ("criterion", "loss_fn", "loss_function", "loss", "loss_func"),
     "ntokens": ("ntokens", "ntoken", "vocab_size", "n_tokens", "num_tokens", "n_vocab"),
     "optimizer": ("optimizer", "optim", "opt"),
@@ -63,45 +80,73 @@ class EvalSet:
     def from_tokens(cls, tokens: torch.Tensor, batch: int, bptt: int, count: int) -> EvalSet:
         columns = batchify(tokens, batch)  # (seq, batch)
         starts = torch.linspace(0, columns.size(0) - bptt - 2, count).long().tolist()
-        return cls(tuple((columns[i : i + bptt].t(), columns[i + 1 : i + 1 + bptt].t()) for i in starts))
+        return cls(
+            tuple((columns[i : i + bptt].t(), columns[i + 1 : i + 1 + bptt].t()) for i in starts)
+        )
 
 
-def validation_loss(worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int) -> float:
+def validation_loss(
+    worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int
+) -> float:
     """Mean cross-entropy (nats/token) of the logits the worker returns for our windows."""
     total, count = 0.0, 0
     for data, targets in evals.windows:
         logits = worker.run("lm_logits", model, data, mask)
         if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (*data.shape, vocab):
             got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-            raise ValueError(f"the model returned {got} for a {tuple(data.shape)} batch; expected {(*data.shape, vocab)}")
-        loss = F.cross_entropy(logits.double().reshape(-1, vocab), targets.reshape(-1), reduction="sum")
+            raise ValueError(
+                f"the model returned {got} for a {tuple(data.shape)} batch; expected {(*data.shape, vocab)}"
+            )
+        loss = F.cross_entropy(
+            logits.double().reshape(-1, vocab), targets.reshape(-1), reduction="sum"
+        )
         total += float(loss)
         count += targets.numel()
     return total / count
 
 
 def train_and_measure(
-    worker: Any, model: Any, corpus: Corpus, spec: TrainingSpec, config: GraderConfig, mask: torch.Tensor | None, driver: str
+    worker: Any,
+    model: Any,
+    corpus: Corpus,
+    spec: TrainingSpec,
+    config: GraderConfig,
+    mask: torch.Tensor | None,
+    driver: str,
 ) -> TrainingRun:
     """Our loop on ``model`` in ``worker``; validation measured here after every chunk."""
     opts = spec.options
     budget = config.training_budget
     vocab = corpus.vocab_size
-    evals = EvalSet.from_tokens(corpus.valid, opts.get("eval_batch_size", 10), opts.get("bptt", 35), budget.eval_windows)
-    train = batchify(corpus.train, opts.get("batch_size", 20))  # (seq, batch), as the handout lays it out
+    evals = EvalSet.from_tokens(
+        corpus.valid, opts.get("eval_batch_size", 10), opts.get("bptt", 35), budget.eval_windows
+    )
+    train = batchify(
+        corpus.train, opts.get("batch_size", 20)
+    )  # (seq, batch), as the handout lays it out
     deadline = time.monotonic() + budget.timeout_s
     curve: list[CurvePoint] = []
     step, batch_ms = 0, []
     try:
         before = validation_loss(worker, model, evals, mask, vocab)
         curve.append(CurvePoint(0, None, before))
-        trainer = worker.run("lm_trainer", model, opts.get("loop_lr", opts.get("lr", 5.0)), opts.get("clip", 0.5),
-                             opts.get("gamma", 0.95), optimizer=opts.get("loop_optimizer", "sgd"))
+        trainer = worker.run(
+            "lm_trainer",
+            model,
+            opts.get("loop_lr", opts.get("lr", 5.0)),
+            opts.get("clip", 0.5),
+            opts.get("gamma", 0.95),
+            optimizer=opts.get("loop_optimizer", "sgd"),
+        )
         while step < budget.steps and time.monotonic() < deadline:
             n = min(budget.eval_every, budget.steps - step)
             started = time.perf_counter()
-            losses = worker.call_method(trainer, "steps", train, step, n, opts.get("bptt", 35), mask)
-            batch_ms.append((time.perf_counter() - started) * 1000 / n)  # our clock, not the worker's
+            losses = worker.call_method(
+                trainer, "steps", train, step, n, opts.get("bptt", 35), mask
+            )
+            batch_ms.append(
+                (time.perf_counter() - started) * 1000 / n
+            )  # our clock, not the worker's
             step += n
             train_loss = sum(losses) / len(losses) if losses else float("nan")
             val = validation_loss(worker, model, evals, mask, vocab)
@@ -110,7 +155,13 @@ def train_and_measure(
                 break
         leak = future_leak(worker, model, evals, mask, vocab)
     except WorkerError as exc:
-        return TrainingRun(driver, "error", f"training crashed after {step} steps: {exc.summary()}", steps=step, curve=tuple(curve))
+        return TrainingRun(
+            driver,
+            "error",
+            f"training crashed after {step} steps: {exc.summary()}",
+            steps=step,
+            curve=tuple(curve),
+        )
     except ValueError as exc:
         return TrainingRun(driver, "error", str(exc), steps=step, curve=tuple(curve))
     ms = sorted(batch_ms)[len(batch_ms) // 2] if batch_ms else None
@@ -121,10 +172,19 @@ def train_and_measure(
     if leak is not None and status != "fail":
         status, message = "fail", f"{message}; but {leak}: {LEAK}"
     if timed_out:
-        message += f" (stopped by the {budget.timeout_s:.0f} s limit after {step} of {budget.steps} steps)"
+        message += (
+            f" (stopped by the {budget.timeout_s:.0f} s limit after {step} of {budget.steps} steps)"
+        )
     return TrainingRun(
-        driver, status, message, steps=step, val_loss_before=before, val_loss_after=after, curve=tuple(curve),
-        ms_per_batch=None if ms is None else round(ms, 2), tokens_per_s=None if not ms else round(tokens / ms * 1000, 1),
+        driver,
+        status,
+        message,
+        steps=step,
+        val_loss_before=before,
+        val_loss_after=after,
+        curve=tuple(curve),
+        ms_per_batch=None if ms is None else round(ms, 2),
+        tokens_per_s=None if not ms else round(tokens / ms * 1000, 1),
     )
 
 
@@ -132,7 +192,9 @@ LEAK = "the model sees the tokens it should predict (a missing or wrong causal m
 """The end of every message that reports a leak; `checks_from_runs` looks for it."""
 
 
-def future_leak(worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int) -> str | None:
+def future_leak(
+    worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int
+) -> str | None:
     """A sentence when the trained model's predictions depend on tokens after their position.
 
     Every token from the middle of the first validation window on is replaced; a causal
@@ -150,11 +212,15 @@ def future_leak(worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | No
     if float(moved.max()) <= tolerance:
         return None
     position = int(moved.amax(dim=(0, 2)).argmax())
-    return (f"changing the tokens from position {cut} on moved the prediction at position {position} "
-            f"by up to {float(moved.max()):.3g} in the logits")
+    return (
+        f"changing the tokens from position {cut} on moved the prediction at position {position} "
+        f"by up to {float(moved.max()):.3g} in the logits"
+    )
 
 
-def reference_baseline(corpus: Corpus, spec: TrainingSpec, config: GraderConfig, worker: Sandbox | None = None) -> TrainingRun:
+def reference_baseline(
+    corpus: Corpus, spec: TrainingSpec, config: GraderConfig, worker: Sandbox | None = None
+) -> TrainingRun:
     """The reference model on the same loop, data and budget, in a worker of its own
     (``worker``, from `grader.trusted.start_reference`, or one started and closed here).
 
@@ -169,8 +235,16 @@ def reference_baseline(corpus: Corpus, spec: TrainingSpec, config: GraderConfig,
         worker.run("reseed", config.seed)
         # The handout's model adds positions to unscaled embeddings; so does the baseline,
         # so the two curves differ by the candidate's code, not by the architecture.
-        model = worker.new("TransformerLM", corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"],
-                           opts["nlayers"], opts["dropout"], scale_embedding=False)
+        model = worker.new(
+            "TransformerLM",
+            corpus.vocab_size,
+            opts["d_model"],
+            opts["nhead"],
+            opts["d_hid"],
+            opts["nlayers"],
+            opts["dropout"],
+            scale_embedding=False,
+        )
         causal = causal_mask(opts.get("bptt", 35))  # (bptt, bptt), True = may attend
         return train_and_measure(worker, model, corpus, spec, config, causal, "reference_model")
     except ReferenceUnavailable as exc:
@@ -182,17 +256,29 @@ def reference_baseline(corpus: Corpus, spec: TrainingSpec, config: GraderConfig,
             worker.close()
 
 
-def verdict(before: float, after: float | None, corpus: Corpus, config: GraderConfig) -> tuple[str, str]:
+def verdict(
+    before: float, after: float | None, corpus: Corpus, config: GraderConfig
+) -> tuple[str, str]:
     """Pass, fail or a leak, with the numbers and the margin used."""
     t = config.training
     if after is None or not math.isfinite(after):
-        return "fail", f"the validation loss became {after} (NaN or inf): training diverged or the model produces NaN"
+        return (
+            "fail",
+            f"the validation loss became {after} (NaN or inf): training diverged or the model produces NaN",
+        )
     drop = before - after
     needed = max(t.min_absolute_drop, t.min_relative_drop * before)
     numbers = f"validation loss {before:.3f} -> {after:.3f} nats/token (perplexity {math.exp(min(before, 50)):.0f} -> {math.exp(min(after, 50)):.1f})"
-    floor = corpus.entropy_rate if corpus.entropy_rate is not None else (PTB_FLOOR_NATS if corpus.name.startswith("ptb") else None)
+    floor = (
+        corpus.entropy_rate
+        if corpus.entropy_rate is not None
+        else (PTB_FLOOR_NATS if corpus.name.startswith("ptb") else None)
+    )
     if floor is not None and after < floor - t.leak_margin_nats:
-        return "fail", f"{numbers}: below {floor:.2f} nats, the lowest loss any honest model can reach on this corpus; {LEAK}"
+        return (
+            "fail",
+            f"{numbers}: below {floor:.2f} nats, the lowest loss any honest model can reach on this corpus; {LEAK}",
+        )
     if drop < needed:
         return "fail", (
             f"{numbers}: it did not go down by the required {needed:.3f} "
@@ -214,7 +300,14 @@ def bind_arguments(params: Any, values: dict[str, Any]) -> tuple[list[Any], dict
     return [], kwargs
 
 
-def observe_masks(worker: Any, train_fn: str, model_cls: str, attention_fn: str | None, params: Any, spec: TrainingSpec) -> list[torch.Tensor]:
+def observe_masks(
+    worker: Any,
+    train_fn: str,
+    model_cls: str,
+    attention_fn: str | None,
+    params: Any,
+    spec: TrainingSpec,
+) -> list[torch.Tensor]:
     """Run the candidate's train() on three tiny windows with their attention recorded and
     return the masks that reached it (used to find a mask built inline)."""
     opts = spec.options
@@ -224,11 +317,24 @@ def observe_masks(worker: Any, train_fn: str, model_cls: str, attention_fn: str 
     arg = "mask" if attention_fn else "src_mask"
     model = worker.new(model_cls, vocab, 16, 2, 32, 1, 0.0)
     criterion, optimizer, scheduler = worker.run("training_objects", model, 0.1)
-    data = torch.randint(0, vocab, (2 * bptt + bptt // 3 + 1, 4), generator=torch.Generator().manual_seed(0))  # (seq, batch)
-    bound = bind_arguments(params, {
-        "model": model, "data": data, "window": bptt, "criterion": criterion, "ntokens": vocab,
-        "optimizer": optimizer, "scheduler": scheduler, "epoch": 1, "device": "cpu", "use_causal_mask": True,
-    })
+    data = torch.randint(
+        0, vocab, (2 * bptt + bptt // 3 + 1, 4), generator=torch.Generator().manual_seed(0)
+    )  # (seq, batch)
+    bound = bind_arguments(
+        params,
+        {
+            "model": model,
+            "data": data,
+            "window": bptt,
+            "criterion": criterion,
+            "ntokens": vocab,
+            "optimizer": optimizer,
+            "scheduler": scheduler,
+            "epoch": 1,
+            "device": "cpu",
+            "use_causal_mask": True,
+        },
+    )
     if isinstance(bound, str):
         return []
     worker.record(target)
@@ -242,7 +348,13 @@ def observe_masks(worker: Any, train_fn: str, model_cls: str, attention_fn: str 
 
 
 def candidate_loop(
-    worker: Any, spec: TrainingSpec, symbols: dict[str, str | None], params: Any, corpus: Corpus, config: GraderConfig, mask: torch.Tensor | None
+    worker: Any,
+    spec: TrainingSpec,
+    symbols: dict[str, str | None],
+    params: Any,
+    corpus: Corpus,
+    config: GraderConfig,
+    mask: torch.Tensor | None,
 ) -> tuple[TrainingRun, list[str]]:
     """The candidate's own train() for a few windows of our data, then our evaluation."""
     opts = spec.options
@@ -251,17 +363,40 @@ def candidate_loop(
     # few dozen steps (measured: 5.9 -> 9.9 -> 5.3 nats over 50 steps on a correct model), so a
     # shorter run would judge the spike, not the loop.
     windows = max(4, config.training_budget.steps or 200)
-    train = batchify(corpus.train, batch)[: windows * bptt + 1]  # (seq, batch): their loop runs `windows` batches
+    train = batchify(corpus.train, batch)[
+        : windows * bptt + 1
+    ]  # (seq, batch): their loop runs `windows` batches
     model_cls, train_fn = symbols["model"], symbols["train"]
-    model = worker.new(model_cls, corpus.vocab_size, opts["d_model"], opts["nhead"], opts["d_hid"], opts["nlayers"], opts["dropout"])
+    model = worker.new(
+        model_cls,
+        corpus.vocab_size,
+        opts["d_model"],
+        opts["nhead"],
+        opts["d_hid"],
+        opts["nlayers"],
+        opts["dropout"],
+    )
     criterion, optimizer, scheduler = worker.run("training_objects", model, opts.get("lr", 5.0))
-    bound = bind_arguments(params, {
-        "model": model, "data": train, "window": bptt, "criterion": criterion, "ntokens": corpus.vocab_size,
-        "optimizer": optimizer, "scheduler": scheduler, "epoch": 1, "device": config.device, "use_causal_mask": True,
-    })
+    bound = bind_arguments(
+        params,
+        {
+            "model": model,
+            "data": train,
+            "window": bptt,
+            "criterion": criterion,
+            "ntokens": corpus.vocab_size,
+            "optimizer": optimizer,
+            "scheduler": scheduler,
+            "epoch": 1,
+            "device": config.device,
+            "use_causal_mask": True,
+        },
+    )
     if isinstance(bound, str):
         return TrainingRun("candidate_loop", "skip", f"your {train_fn}(): {bound}"), []
-    evals = EvalSet.from_tokens(corpus.valid, opts.get("eval_batch_size", 10), bptt, config.training_budget.eval_windows)
+    evals = EvalSet.from_tokens(
+        corpus.valid, opts.get("eval_batch_size", 10), bptt, config.training_budget.eval_windows
+    )
     before = validation_loss(worker, model, evals, mask, corpus.vocab_size)
     target = f"{model_cls}.forward"
     worker.record(target)
@@ -273,16 +408,32 @@ def candidate_loop(
     records = worker.recorded(target)
     worker.stop_recording(target)
     observations = mask_observations(records, bptt)
-    printed = tuple(line for line in worker.output_tail().stdout.splitlines() if re.search(r"loss|ppl", line, re.IGNORECASE))[-5:]
+    printed = tuple(
+        line
+        for line in worker.output_tail().stdout.splitlines()
+        if re.search(r"loss|ppl", line, re.IGNORECASE)
+    )[-5:]
     if error is not None:
-        return TrainingRun("candidate_loop", "error", f"your {train_fn}() failed: {error.summary()}{likely_cause(error, bptt, batch)}",
-                           candidate_reported=printed, observations=tuple(observations)), observations
+        return TrainingRun(
+            "candidate_loop",
+            "error",
+            f"your {train_fn}() failed: {error.summary()}{likely_cause(error, bptt, batch)}",
+            candidate_reported=printed,
+            observations=tuple(observations),
+        ), observations
     after = validation_loss(worker, model, evals, mask, corpus.vocab_size)
     status, message = verdict(before, after, corpus, config)
-    return TrainingRun("candidate_loop", status, f"your {train_fn}() ran {windows} batches: {message}", steps=windows,
-                       val_loss_before=before, val_loss_after=after,
-                       curve=(CurvePoint(0, None, before), CurvePoint(windows, None, after)),
-                       candidate_reported=printed, observations=tuple(observations)), observations
+    return TrainingRun(
+        "candidate_loop",
+        status,
+        f"your {train_fn}() ran {windows} batches: {message}",
+        steps=windows,
+        val_loss_before=before,
+        val_loss_after=after,
+        curve=(CurvePoint(0, None, before), CurvePoint(windows, None, after)),
+        candidate_reported=printed,
+        observations=tuple(observations),
+    ), observations
 
 
 def mask_observations(records: list[dict[str, Any]], bptt: int) -> list[str]:
@@ -303,7 +454,9 @@ def mask_observations(records: list[dict[str, Any]], bptt: int) -> list[str]:
                 notes.append(f"a mask of shape {tuple(m.shape)} is not causal: {style}")
                 break
             if isinstance(src, torch.Tensor) and length not in tuple(src.shape):
-                notes.append(f"a mask for {length} positions reached a batch of shape {tuple(src.shape)}")
+                notes.append(
+                    f"a mask for {length} positions reached a batch of shape {tuple(src.shape)}"
+                )
                 break
     return notes
 
@@ -323,29 +476,64 @@ def likely_cause(error: WorkerError, bptt: int, batch: int) -> str:
     return ""
 
 
-def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str], unigram: float | None,
-                     config: GraderConfig) -> list[CheckResult]:
+def checks_from_runs(
+    task: str,
+    runs: list[TrainingRun],
+    observations: list[str],
+    unigram: float | None,
+    config: GraderConfig,
+) -> list[CheckResult]:
     """The training task's checks, from its runs (``unigram``: the corpus's context-free loss)."""
     ours = next((r for r in runs if r.driver == "reference_loop"), None)
     theirs = next((r for r in runs if r.driver == "candidate_loop"), None)
     out = []
     if ours is not None:
         runs_ok = ours.status != "error"
-        out.append(CheckResult(f"{task}.runs", task, "pass" if runs_ok else "error",
-                               "your model trains on the reference loop without errors" if runs_ok else ours.message))
+        out.append(
+            CheckResult(
+                f"{task}.runs",
+                task,
+                "pass" if runs_ok else "error",
+                "your model trains on the reference loop without errors"
+                if runs_ok
+                else ours.message,
+            )
+        )
         leaked = LEAK in ours.message
-        frequencies_only = context_free(ours, next((r for r in runs if r.driver == "reference_model"), None), unigram, config)
+        frequencies_only = context_free(
+            ours, next((r for r in runs if r.driver == "reference_model"), None), unigram, config
+        )
         decreased = (ours.status == "pass" and frequencies_only is None) or leaked
         message = frequencies_only or ours.message
-        out.append(CheckResult(f"{task}.loss_decreases", task, "pass" if decreased else ("error" if not runs_ok else "fail"),
-                               message if not decreased else f"validation loss decreased: {ours.message}"))
-        out.append(CheckResult(f"{task}.not_too_good", task, "fail" if leaked else ("pass" if runs_ok else "skip"),
-                               ours.message if leaked else "the validation loss stays above what an honest model can reach, "
-                               "and predictions do not depend on later tokens"))
+        out.append(
+            CheckResult(
+                f"{task}.loss_decreases",
+                task,
+                "pass" if decreased else ("error" if not runs_ok else "fail"),
+                message if not decreased else f"validation loss decreased: {ours.message}",
+            )
+        )
+        out.append(
+            CheckResult(
+                f"{task}.not_too_good",
+                task,
+                "fail" if leaked else ("pass" if runs_ok else "skip"),
+                ours.message
+                if leaked
+                else "the validation loss stays above what an honest model can reach, "
+                "and predictions do not depend on later tokens",
+            )
+        )
     if theirs is not None:
         out.append(CheckResult(f"{task}.candidate_loop", task, theirs.status, theirs.message))
-        bad = [o for o in observations if "no mask" in o or "not causal" in o or "reached a batch" in o]
-        status = "skip" if theirs.status in ("error", "skip") and not observations else ("fail" if bad else "pass")
+        bad = [
+            o for o in observations if "no mask" in o or "not causal" in o or "reached a batch" in o
+        ]
+        status = (
+            "skip"
+            if theirs.status in ("error", "skip") and not observations
+            else ("fail" if bad else "pass")
+        )
         if bad:
             message = "; ".join(bad) + ": a model trained this way learns to copy the next token"
         elif status == "skip":
@@ -356,26 +544,45 @@ def checks_from_runs(task: str, runs: list[TrainingRun], observations: list[str]
     return out
 
 
-def context_free(ours: TrainingRun, baseline: TrainingRun | None, unigram: float | None,
-                 config: GraderConfig) -> str | None:
+def context_free(
+    ours: TrainingRun, baseline: TrainingRun | None, unigram: float | None, config: GraderConfig
+) -> str | None:
     """A sentence when the candidate's model got no further than token frequencies while the
     reference model, in the same budget, learned from context."""
     margin = config.training.context_margin_nats
-    if (unigram is None or baseline is None or baseline.status != "pass" or ours.status != "pass"
-            or baseline.val_loss_after is None or ours.val_loss_after is None):
+    if (
+        unigram is None
+        or baseline is None
+        or baseline.status != "pass"
+        or ours.status != "pass"
+        or baseline.val_loss_after is None
+        or ours.val_loss_after is None
+    ):
         return None
     if baseline.val_loss_after > unigram - 2 * margin or ours.val_loss_after < unigram - margin:
         return None  # the budget is too short to tell, or the model did learn from context
-    return (f"validation loss {ours.val_loss_before:.3f} -> {ours.val_loss_after:.3f} nats/token: no lower than "
-            f"{unigram:.3f}, what a model that ignores its input reaches by learning token frequencies, while the "
-            f"reference model reached {baseline.val_loss_after:.3f} in the same {baseline.steps} steps. The loss did "
-            "not go down beyond the context-free baseline: does the output depend on the input tokens?")
+    return (
+        f"validation loss {ours.val_loss_before:.3f} -> {ours.val_loss_after:.3f} nats/token: no lower than "
+        f"{unigram:.3f}, what a model that ignores its input reaches by learning token frequencies, while the "
+        f"reference model reached {baseline.val_loss_after:.3f} in the same {baseline.steps} steps. The loss did "
+        "not go down beyond the context-free baseline: does the output depend on the input tokens?"
+    )
 
 
 def result(runs: list[TrainingRun], corpus: Corpus, config: GraderConfig) -> TrainingResult:
     statuses = [r.status for r in runs if r.driver != "reference_model"]
-    status = "pass" if statuses and all(s == "pass" for s in statuses) else ("error" if statuses and all(s == "error" for s in statuses) else "fail")
+    status = (
+        "pass"
+        if statuses and all(s == "pass" for s in statuses)
+        else ("error" if statuses and all(s == "error" for s in statuses) else "fail")
+    )
     return TrainingResult(
-        status=status, corpus=corpus.name, splits=corpus.splits, budget=config.budget, runs=tuple(runs),
-        baseline_loss=corpus.unigram_entropy, entropy_floor=corpus.entropy_rate, vocab_size=corpus.vocab_size,
+        status=status,
+        corpus=corpus.name,
+        splits=corpus.splits,
+        budget=config.budget,
+        runs=tuple(runs),
+        baseline_loss=corpus.unigram_entropy,
+        entropy_floor=corpus.entropy_rate,
+        vocab_size=corpus.vocab_size,
     )

@@ -25,7 +25,13 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     source = ctx.shared.get("mask_source")
     style: MaskStyle | None = source.style if source is not None else None
 
-    def call(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, dropout: object = None) -> torch.Tensor:
+    def call(
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        dropout: object = None,
+    ) -> torch.Tensor:
         return w.call(fn, q, k, v, mask=mask, dropout=dropout)
 
     def output_shape(s: draw.AttnShape) -> None:
@@ -40,7 +46,11 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         q, k, v = draw.qkv(s)
         out = call(q, k, v)
         expected = reference_attention(q, k, v)
-        hint = lookalike(q, k, v, out) if isinstance(out, torch.Tensor) and out.shape == expected.shape else ""
+        hint = (
+            lookalike(q, k, v, out)
+            if isinstance(out, torch.Tensor) and out.shape == expected.shape
+            else ""
+        )
         assert_close(out, expected, f"attention without a mask{hint}", **s.describe())
 
     def matches_reference_masked(s: draw.AttnShape) -> None:
@@ -50,49 +60,74 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         given = style.encode(keep, q.dtype)
         out = call(q, k, v, mask=given)
         expected = reference_attention(q, k, v, mask=keep)
-        assert_close(out, expected, f"attention with a mask in your convention ({style.describe()})",
-                     mask_may_attend=keep.int().tolist(), mask_given=given.tolist(), **s.describe())
+        assert_close(
+            out,
+            expected,
+            f"attention with a mask in your convention ({style.describe()})",
+            mask_may_attend=keep.int().tolist(),
+            mask_given=given.tolist(),
+            **s.describe(),
+        )
 
     def weights_are_distribution(s: draw.AttnShape) -> None:
         q, k, _ = draw.qkv(s)
         row = draw.randn(s.head_dim, seed=s.seed + 3)  # (d,)
-        v = row.expand(s.batch, s.heads, s.len_k, s.head_dim).contiguous()  # every key has the same value
+        v = row.expand(
+            s.batch, s.heads, s.len_k, s.head_dim
+        ).contiguous()  # every key has the same value
         out = call(q, k, v)
         assert_close(
             out,
             row.expand(s.batch, s.heads, s.len_q, s.head_dim),
             "with every value equal to the same vector, each output must be that vector "
             "(the attention weights of a query must sum to 1)",
-            against="that vector", **s.describe(),
+            against="that vector",
+            **s.describe(),
         )
 
     def large_logits_finite(s: draw.AttnShape) -> None:
         q, k, v = draw.qkv(s, dtype=torch.float32, scale=LARGE_SCALE)  # logits of order 1e3 * d
         out = call(q, k, v)
-        largest = float((q @ k.transpose(-2, -1)).abs().max()) / s.head_dim**0.5  # the largest scaled logit
+        largest = (
+            float((q @ k.transpose(-2, -1)).abs().max()) / s.head_dim**0.5
+        )  # the largest scaled logit
         if not isinstance(out, torch.Tensor) or not bool(torch.isfinite(out).all()):
             raise Violation(
                 f"attention logits as large as {largest:.3g} give NaN or inf (float32): subtract the row "
                 "maximum before exp (torch.softmax does this for you)",
-                dtype="float32", input_scale=LARGE_SCALE, largest_logit=largest, **s.describe(),
+                dtype="float32",
+                input_scale=LARGE_SCALE,
+                largest_logit=largest,
+                **s.describe(),
             )
         low, high = v.amin(dim=-2, keepdim=True), v.amax(dim=-2, keepdim=True)
         if bool((out < low - 1e-3).any() or (out > high + 1e-3).any()):
             raise Violation(
                 f"with logits as large as {largest:.3g} the output leaves the range of the values: it is no "
                 "longer a weighted average of them",
-                dtype="float32", input_scale=LARGE_SCALE, largest_logit=largest, **s.describe(),
+                dtype="float32",
+                input_scale=LARGE_SCALE,
+                largest_logit=largest,
+                **s.describe(),
             )
 
     def cross_lengths(s: draw.AttnShape) -> None:
         q, k, v = draw.qkv(s)
-        assert_close(call(q, k, v), reference_attention(q, k, v), "query and key lengths differ", **s.describe())
+        assert_close(
+            call(q, k, v),
+            reference_attention(q, k, v),
+            "query and key lengths differ",
+            **s.describe(),
+        )
 
     def dropout_none_deterministic(s: draw.AttnShape) -> None:
         q, k, v = draw.qkv(s)
         first, second = call(q, k, v, dropout=None), call(q, k, v, dropout=None)
         if not torch.equal(first, second):
-            raise Violation("two calls with dropout=None differ: some randomness is applied anyway", **s.describe())
+            raise Violation(
+                "two calls with dropout=None differ: some randomness is applied anyway",
+                **s.describe(),
+            )
 
     def dropout_respected() -> str:
         shape = draw.AttnShape(batch=2, heads=2, len_q=8, len_k=8, head_dim=8, seed=7)
@@ -108,26 +143,79 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 **shape.describe(),
             )
         w.call_method(drop, "eval")
-        assert_close(call(q, k, v, dropout=drop), plain, "a dropout module in eval mode must change nothing",
-                     against="the output with dropout=None", **shape.describe())
+        assert_close(
+            call(q, k, v, dropout=drop),
+            plain,
+            "a dropout module in eval mode must change nothing",
+            against="the output with dropout=None",
+            **shape.describe(),
+        )
         return "dropout passed as a module is applied in training mode and is a no-op in eval mode"
 
     results = [
-        run_property(ctx, "output_shape", draw.attn_shapes(), output_shape, passed="output has shape (batch, heads, seq, head_dim)"),
-        run_property(ctx, "matches_reference", draw.attn_shapes(), matches_reference, passed="equals the reference attention in float64 at PyTorch's tolerances"),
+        run_property(
+            ctx,
+            "output_shape",
+            draw.attn_shapes(),
+            output_shape,
+            passed="output has shape (batch, heads, seq, head_dim)",
+        ),
+        run_property(
+            ctx,
+            "matches_reference",
+            draw.attn_shapes(),
+            matches_reference,
+            passed="equals the reference attention in float64 at PyTorch's tolerances",
+        ),
     ]
     if style is None:
-        results.append(skip(ctx, "matches_reference_masked", "no causal mask convention could be identified, so masked attention was not compared"))
+        results.append(
+            skip(
+                ctx,
+                "matches_reference_masked",
+                "no causal mask convention could be identified, so masked attention was not compared",
+            )
+        )
     else:
         results.append(
-            run_property(ctx, "matches_reference_masked", draw.attn_shapes(), matches_reference_masked,
-                         passed=f"equals the reference with masks in your convention ({style.describe()})")
+            run_property(
+                ctx,
+                "matches_reference_masked",
+                draw.attn_shapes(),
+                matches_reference_masked,
+                passed=f"equals the reference with masks in your convention ({style.describe()})",
+            )
         )
     results += [
-        run_property(ctx, "weights_are_distribution", draw.attn_shapes(), weights_are_distribution, passed="each query's weights form a distribution (constant values in, the same constant out)"),
-        run_property(ctx, "large_logits_finite", draw.attn_shapes(), large_logits_finite, passed="large logits stay finite (numerically stable softmax)"),
-        run_property(ctx, "cross_lengths", draw.attn_shapes(cross=True), cross_lengths, passed="works when query and key lengths differ", criterion="reusability"),
-        run_property(ctx, "dropout_none_deterministic", draw.attn_shapes(), dropout_none_deterministic, passed="no randomness when dropout=None"),
+        run_property(
+            ctx,
+            "weights_are_distribution",
+            draw.attn_shapes(),
+            weights_are_distribution,
+            passed="each query's weights form a distribution (constant values in, the same constant out)",
+        ),
+        run_property(
+            ctx,
+            "large_logits_finite",
+            draw.attn_shapes(),
+            large_logits_finite,
+            passed="large logits stay finite (numerically stable softmax)",
+        ),
+        run_property(
+            ctx,
+            "cross_lengths",
+            draw.attn_shapes(cross=True),
+            cross_lengths,
+            passed="works when query and key lengths differ",
+            criterion="reusability",
+        ),
+        run_property(
+            ctx,
+            "dropout_none_deterministic",
+            draw.attn_shapes(),
+            dropout_none_deterministic,
+            passed="no randomness when dropout=None",
+        ),
         run_probe(ctx, "dropout_respected", dropout_respected, passed="dropout is respected"),
     ]
     return results
@@ -139,8 +227,12 @@ def lookalike(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tens
     scores = q @ k.transpose(-2, -1)  # (B, H, Lq, Lk), unscaled
     variants = {
         "no 1/sqrt(head_dim) scaling": scores.softmax(dim=-1) @ v,
-        "scaling by 1/head_dim instead of 1/sqrt(head_dim)": (scores / head_dim).softmax(dim=-1) @ v,
-        "softmax over the queries (dim=-2) instead of the keys": (scores / head_dim**0.5).softmax(dim=-2) @ v,
+        "scaling by 1/head_dim instead of 1/sqrt(head_dim)": (scores / head_dim).softmax(dim=-1)
+        @ v,
+        "softmax over the queries (dim=-2) instead of the keys": (scores / head_dim**0.5).softmax(
+            dim=-2
+        )
+        @ v,
     }
     correct = reference_attention(q, k, v)
     for mistake, variant in variants.items():
@@ -157,4 +249,10 @@ def random_keep(length: int, seed: int) -> torch.Tensor:
 
 
 def skip(ctx: SuiteContext, name: str, reason: str, criterion: str = "completion") -> CheckResult:
-    return CheckResult(name=f"{ctx.task.id}.{name}", task=ctx.task.id, status="skip", message=reason, criterion=criterion)
+    return CheckResult(
+        name=f"{ctx.task.id}.{name}",
+        task=ctx.task.id,
+        status="skip",
+        message=reason,
+        criterion=criterion,
+    )

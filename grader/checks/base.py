@@ -129,7 +129,11 @@ def run_property(
     except CandidateError as exc:
         status = "error"
         message = f"Your code raised {raised(exc)}"
-        counterexample = {**example_facts(last_example), "error": raised(exc), "traceback": exc.traceback}
+        counterexample = {
+            **example_facts(last_example),
+            "error": raised(exc),
+            "traceback": exc.traceback,
+        }
     except WorkerError as exc:
         status, message, counterexample = "error", exc.summary(), None
     except (hypothesis.errors.Flaky, BaseExceptionGroup) as exc:
@@ -163,7 +167,12 @@ def example_facts(example: Any) -> dict[str, Any]:
     if hasattr(example, "describe"):
         return dict(example.describe())
     if isinstance(example, tuple):  # e.g. (shape, cut position): the shape's facts, then the rest
-        facts = {k: v for part in example if hasattr(part, "describe") for k, v in part.describe().items()}
+        facts = {
+            k: v
+            for part in example
+            if hasattr(part, "describe")
+            for k, v in part.describe().items()
+        }
         rest = [part for part in example if not hasattr(part, "describe")]
         if rest:
             facts["drawn_with"] = rest[0] if len(rest) == 1 else rest
@@ -216,8 +225,15 @@ at all. Real leaks can be small on the smallest (shrunk) inputs: about 1e-9 in f
 the catalogue's inverted mask seen through an encoder block."""
 
 
-def assert_no_leak(moved: torch.Tensor, t: int, dtype: torch.dtype, subject: str, hint: str = "",
-                   inputs: str = "inputs", **context: Any) -> None:
+def assert_no_leak(
+    moved: torch.Tensor,
+    t: int,
+    dtype: torch.dtype,
+    subject: str,
+    hint: str = "",
+    inputs: str = "inputs",
+    **context: Any,
+) -> None:
     """Raise `Violation` when ``moved`` (t+1,), the largest change at each position <= t after
     the inputs after t were perturbed, shows a position that saw the future."""
     tolerance = LEAK_TOLERANCE.get(dtype, 1e-4)
@@ -227,7 +243,11 @@ def assert_no_leak(moved: torch.Tensor, t: int, dtype: torch.dtype, subject: str
     raise Violation(
         f"{subject} at position {position} changed by {float(moved[position]):.3g} when only {inputs} after "
         f"position {t} changed: position {position} sees the future{hint}",
-        leaked_position=position, perturbed_after=t, max_difference=float(moved.max()), tolerance=tolerance, **context,
+        leaked_position=position,
+        perturbed_after=t,
+        max_difference=float(moved.max()),
+        tolerance=tolerance,
+        **context,
     )
 
 
@@ -242,8 +262,13 @@ def tolerances(dtype: torch.dtype) -> tuple[float, float]:
 
 
 def assert_close(
-    actual: Any, expected: torch.Tensor, what: str, rtol: float | None = None, atol: float | None = None,
-    against: str = "the reference", **context: Any,
+    actual: Any,
+    expected: torch.Tensor,
+    what: str,
+    rtol: float | None = None,
+    atol: float | None = None,
+    against: str = "the reference",
+    **context: Any,
 ) -> None:
     """Raise `Violation` unless ``actual`` is a tensor of ``expected``'s shape within tolerance.
 
@@ -269,13 +294,24 @@ def assert_close(
     worst = int((~close).flatten().nonzero()[0])
     index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), expected.shape))
     got, wanted = float(actual[index]), float(expected[index])
-    facts = {"first_mismatch_index": index, "got": got, "expected": wanted,
-             "max_abs_diff": round(max_abs_diff(actual, expected), 6), "rtol": rtol, "atol": atol}
+    facts = {
+        "first_mismatch_index": index,
+        "got": got,
+        "expected": wanted,
+        "max_abs_diff": round(max_abs_diff(actual, expected), 6),
+        "rtol": rtol,
+        "atol": atol,
+    }
     if math.isnan(got) and not math.isnan(wanted):
         # NaN is the usual sign of a softmax over nothing: every key of a query masked.
-        raise Violation(f"{what}: your output is NaN at index {index} where {against} is {wanted:.4g}", **facts, **context)
+        raise Violation(
+            f"{what}: your output is NaN at index {index} where {against} is {wanted:.4g}",
+            **facts,
+            **context,
+        )
     raise Violation(
         f"{what}: differs from {against} by up to {facts['max_abs_diff']:.3g} (tolerance rtol={rtol:g}, "
         f"atol={atol:g}); first mismatch at index {index}: {got:.6g} instead of {wanted:.6g}",
-        **facts, **context,
+        **facts,
+        **context,
     )

@@ -17,26 +17,127 @@ from grader.checks.base import Violation
 
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
     "max_len": (
-        "max_len", "seq_len", "max_seq_len", "num_positions", "n_positions", "max_length",
-        "seq_length", "sequence_length", "max_positions", "max_position_embeddings",
-        "max_sequence_length", "max_seq_length", "context_length", "context_size", "block_size",
-        "length", "maxlen", "seqlen", "n_pos", "num_pos", "positions", "n_ctx", "window_size",
+        "max_len",
+        "seq_len",
+        "max_seq_len",
+        "num_positions",
+        "n_positions",
+        "max_length",
+        "seq_length",
+        "sequence_length",
+        "max_positions",
+        "max_position_embeddings",
+        "max_sequence_length",
+        "max_seq_length",
+        "context_length",
+        "context_size",
+        "block_size",
+        "length",
+        "maxlen",
+        "seqlen",
+        "n_pos",
+        "num_pos",
+        "positions",
+        "n_ctx",
+        "window_size",
     ),
     "d_model": (
-        "d_model", "dim", "embed_dim", "embedding_dim", "emb_dim", "embed_size", "embedding_size",
-        "hidden_size", "model_dim", "d_embed", "n_embd", "d_emb", "d", "dmodel", "emsize",
-        "features", "num_features", "n_features", "feature_dim", "input_dim", "in_features",
-        "d_in", "input_size", "dimension",
+        "d_model",
+        "dim",
+        "embed_dim",
+        "embedding_dim",
+        "emb_dim",
+        "embed_size",
+        "embedding_size",
+        "hidden_size",
+        "model_dim",
+        "d_embed",
+        "n_embd",
+        "d_emb",
+        "d",
+        "dmodel",
+        "emsize",
+        "features",
+        "num_features",
+        "n_features",
+        "feature_dim",
+        "input_dim",
+        "in_features",
+        "d_in",
+        "input_size",
+        "dimension",
     ),
-    "n_heads": ("n_heads", "num_heads", "nhead", "nheads", "heads", "n_head", "num_attention_heads", "attention_heads"),
-    "dropout": ("dropout", "dropout_rate", "dropout_p", "p_dropout", "drop_prob", "dropout_prob", "p", "attn_dropout"),
-    "n_layers": ("n_layers", "num_layers", "nlayers", "layers", "depth", "n_blocks", "num_blocks", "num_encoder_layers"),
-    "out_dim": ("output_dim", "out_dim", "out_features", "n_outputs", "num_outputs", "output_size", "d_out", "out_size"),
-    "d_ff": ("d_ff", "dim_feedforward", "d_hid", "ff_dim", "ffn_dim", "hidden_dim", "d_hidden", "feedforward_dim", "mlp_dim", "dim_ff"),
+    "n_heads": (
+        "n_heads",
+        "num_heads",
+        "nhead",
+        "nheads",
+        "heads",
+        "n_head",
+        "num_attention_heads",
+        "attention_heads",
+    ),
+    "dropout": (
+        "dropout",
+        "dropout_rate",
+        "dropout_p",
+        "p_dropout",
+        "drop_prob",
+        "dropout_prob",
+        "p",
+        "attn_dropout",
+    ),
+    "n_layers": (
+        "n_layers",
+        "num_layers",
+        "nlayers",
+        "layers",
+        "depth",
+        "n_blocks",
+        "num_blocks",
+        "num_encoder_layers",
+    ),
+    "out_dim": (
+        "output_dim",
+        "out_dim",
+        "out_features",
+        "n_outputs",
+        "num_outputs",
+        "output_size",
+        "d_out",
+        "out_size",
+    ),
+    "d_ff": (
+        "d_ff",
+        "dim_feedforward",
+        "d_hid",
+        "ff_dim",
+        "ffn_dim",
+        "hidden_dim",
+        "d_hidden",
+        "feedforward_dim",
+        "mlp_dim",
+        "dim_ff",
+    ),
     "n_samples": (
-        "batch_size", "n", "num_samples", "n_samples", "n_train", "num_examples", "n_examples",
-        "size", "samples", "num_sequences", "n_sequences", "batch", "count", "num", "dataset_size",
-        "num_data", "n_data", "number_of_samples",
+        "batch_size",
+        "n",
+        "num_samples",
+        "n_samples",
+        "n_train",
+        "num_examples",
+        "n_examples",
+        "size",
+        "samples",
+        "num_sequences",
+        "n_sequences",
+        "batch",
+        "count",
+        "num",
+        "dataset_size",
+        "num_data",
+        "n_data",
+        "number_of_samples",
     ),
     "seed": ("seed", "random_seed", "random_state"),
     "vocab_size": ("vocab_size", "ntoken", "ntokens", "n_tokens", "num_tokens", "vocab"),
@@ -51,7 +152,9 @@ def role_of(name: str) -> str | None:
     return next((role for role, names in ROLE_NAMES.items() if lowered in names), None)
 
 
-def bind(params: Sequence[Any] | None, values: dict[str, Any], order: Sequence[str]) -> tuple[list[Any], dict[str, Any]] | str:
+def bind(
+    params: Sequence[Any] | None, values: dict[str, Any], order: Sequence[str]
+) -> tuple[list[Any], dict[str, Any]] | str:
     """Arguments for a callable with ``params`` (``ParamInfo``s): each parameter gets the
     value of the role its name names; required parameters with unknown names take the
     remaining roles in ``order`` (the handout's); ``None`` params (no signature known) take
@@ -93,13 +196,21 @@ def params_of(symbols: dict[str, Any], name: str | None) -> Sequence[Any] | None
     return getattr(info, "params", None)
 
 
-def construct(worker: Any, name: str, params: Sequence[Any] | None, values: dict[str, Any], order: Sequence[str]) -> Any:
+def construct(
+    worker: Any,
+    name: str,
+    params: Sequence[Any] | None,
+    values: dict[str, Any],
+    order: Sequence[str],
+) -> Any:
     """A handle to ``name(...)`` built with arguments bound by `bind`, in eval mode.
     Raises `Violation` when the constructor has a parameter the grader cannot fill."""
     bound = bind(params, values, order)
     if isinstance(bound, str):
         supplied = ", ".join(f"{role}={values[role]}" for role in order if role in values)
-        raise Violation(f"cannot build your {name}: {bound} (the grader supplies {supplied}, by parameter name)")
+        raise Violation(
+            f"cannot build your {name}: {bound} (the grader supplies {supplied}, by parameter name)"
+        )
     args, kwargs = bound
     handle = worker.new(name, *args, **kwargs)
     worker.call_method(handle, "eval")  # dropout off: outputs are deterministic

@@ -36,15 +36,28 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     if source.style is None:
         reason = source.detail
         return [
-            CheckResult(name=f"{ctx.task.id}.convention", task=ctx.task.id, status="fail", message=reason,
-                        counterexample=source.evidence or None),
+            CheckResult(
+                name=f"{ctx.task.id}.convention",
+                task=ctx.task.id,
+                status="fail",
+                message=reason,
+                counterexample=source.evidence or None,
+            ),
             *(skip(ctx, n, f"not run: {reason}") for n in ("causal", "attends_self", "length_one")),
             skip(ctx, "other_length", f"not run: {reason}", criterion="reusability"),
         ]
     if attention_fn is None:
         return [
-            CheckResult(name=f"{ctx.task.id}.convention", task=ctx.task.id, status="pass", message=source.detail),
-            *(skip(ctx, n, "not run: no attention function to apply the mask with") for n in ("causal", "attends_self", "length_one")),
+            CheckResult(
+                name=f"{ctx.task.id}.convention",
+                task=ctx.task.id,
+                status="pass",
+                message=source.detail,
+            ),
+            *(
+                skip(ctx, n, "not run: no attention function to apply the mask with")
+                for n in ("causal", "attends_self", "length_one")
+            ),
             skip(ctx, "other_length", "not run: no attention function", criterion="reusability"),
         ]
 
@@ -52,15 +65,20 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         mask = source.mask(w, length, q.dtype)
         out = w.call(attention_fn, q, k, v, mask=mask)
         if not isinstance(out, torch.Tensor) or out.shape != q.shape:
-            raise Violation(f"attention with your mask returned {getattr(out, 'shape', type(out).__name__)}, expected {tuple(q.shape)}")
+            raise Violation(
+                f"attention with your mask returned {getattr(out, 'shape', type(out).__name__)}, expected {tuple(q.shape)}"
+            )
         return out
 
     def convention() -> str:
         if source.fixed_length is not None:
             # The convention is known (the other suites use it), but not from a mask of the
             # length asked for: the function is not a causal mask of its argument.
-            raise Violation(f"{source.detail}; a causal mask must be built for the length it is given",
-                            asked_length=PROBE_LENGTH, returned_length=source.fixed_length)
+            raise Violation(
+                f"{source.detail}; a causal mask must be built for the length it is given",
+                asked_length=PROBE_LENGTH,
+                returned_length=source.fixed_length,
+            )
         return f"convention identified: {source.detail}"
 
     @st.composite
@@ -77,8 +95,12 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         k2[..., t + 1 :, :] += noise_k[..., t + 1 :, :]  # perturb keys and values after t only
         v2[..., t + 1 :, :] += noise_v[..., t + 1 :, :]
         before, after = attend(q, k, v, shape.len_q), attend(q, k2, v2, shape.len_q)
-        moved = (before[..., : t + 1, :] - after[..., : t + 1, :]).abs().amax(dim=(0, 1, 3))  # (t+1,)
-        assert_no_leak(moved, t, q.dtype, "the output", inputs="keys and values", **shape.describe())
+        moved = (
+            (before[..., : t + 1, :] - after[..., : t + 1, :]).abs().amax(dim=(0, 1, 3))
+        )  # (t+1,)
+        assert_no_leak(
+            moved, t, q.dtype, "the output", inputs="keys and values", **shape.describe()
+        )
 
     def attends_self(shape: draw.AttnShape) -> None:
         length = shape.len_q
@@ -91,14 +113,16 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             raise Violation(
                 f"row {row} of the attention weights is NaN: every key of that query is masked "
                 "(a causal mask must let each position attend to itself)",
-                nan_row=row, **shape.describe(),
+                nan_row=row,
+                **shape.describe(),
             )
         diagonal = weights.diagonal(dim1=-2, dim2=-1)  # (B, H, L)
         if bool((diagonal <= 0).any()):
             position = int((diagonal <= 0).flatten(0, -2).any(dim=0).nonzero()[0])
             raise Violation(
                 f"position {position} gives itself zero attention weight: the diagonal is masked",
-                position=position, **shape.describe(),
+                position=position,
+                **shape.describe(),
             )
 
     def length_one() -> str:
@@ -109,14 +133,27 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         try:
             out = w.call(attention_fn, q, k, v, mask=mask)
         except CandidateError as exc:
-            raise Violation(f"your attention with your mask for length 1 (shape {facts.get('mask_shape')}) raised {raised(exc)}",
-                            error=raised(exc), **facts) from None
+            raise Violation(
+                f"your attention with your mask for length 1 (shape {facts.get('mask_shape')}) raised {raised(exc)}",
+                error=raised(exc),
+                **facts,
+            ) from None
         if not isinstance(out, torch.Tensor) or out.shape != v.shape:
-            raise Violation(f"for length 1 the mask gives an output of shape {getattr(out, 'shape', type(out).__name__)}, "
-                            f"expected {tuple(v.shape)}", **facts)
+            raise Violation(
+                f"for length 1 the mask gives an output of shape {getattr(out, 'shape', type(out).__name__)}, "
+                f"expected {tuple(v.shape)}",
+                **facts,
+            )
         if not torch.allclose(out, v, atol=1e-9):
-            got = "NaN: the only key is masked" if bool(out.isnan().any()) else f"off by up to {max_abs_diff(out, v):.3g}"
-            raise Violation(f"with one position the output must equal the value at that position; it is {got}", **facts)
+            got = (
+                "NaN: the only key is masked"
+                if bool(out.isnan().any())
+                else f"off by up to {max_abs_diff(out, v):.3g}"
+            )
+            raise Violation(
+                f"with one position the output must equal the value at that position; it is {got}",
+                **facts,
+            )
         return "works for a sequence of length 1"
 
     def other_length(length: int) -> None:
@@ -125,25 +162,47 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         mask = w.call(source.function, length)
         style = identify(mask, length)
         if isinstance(style, str):
-            raise Violation(f"{source.function}({length}) is not a causal mask of length {length}: {style}", length=length)
+            raise Violation(
+                f"{source.function}({length}) is not a causal mask of length {length}: {style}",
+                length=length,
+            )
 
     results = [
         run_probe(ctx, "convention", convention, passed="convention identified"),
-        run_property(ctx, "causal", cut(), causal, passed="outputs never depend on later positions (perturbing inputs after t leaves positions <= t unchanged)"),
         run_property(
-            ctx, "attends_self",
+            ctx,
+            "causal",
+            cut(),
+            causal,
+            passed="outputs never depend on later positions (perturbing inputs after t leaves positions <= t unchanged)",
+        ),
+        run_property(
+            ctx,
+            "attends_self",
             square_shapes(),
-            attends_self, passed="each position attends to itself (no NaN rows, the diagonal is kept)",
+            attends_self,
+            passed="each position attends to itself (no NaN rows, the diagonal is kept)",
         ),
         run_probe(ctx, "length_one", length_one, passed="works for length 1"),
     ]
     if source.function is None and len({n for n, _ in source.observed}) < 2:
-        results.append(skip(ctx, "other_length", "the mask is built inline and was observed at one length only", criterion="reusability"))
+        results.append(
+            skip(
+                ctx,
+                "other_length",
+                "the mask is built inline and was observed at one length only",
+                criterion="reusability",
+            )
+        )
     else:
         results.append(
             run_property(
-                ctx, "other_length", st.integers(2, 64).filter(lambda n: n != PROBE_LENGTH), other_length,
-                passed="produces a causal mask for any length, not only a hard-coded one", criterion="reusability",
+                ctx,
+                "other_length",
+                st.integers(2, 64).filter(lambda n: n != PROBE_LENGTH),
+                other_length,
+                passed="produces a causal mask for any length, not only a hard-coded one",
+                criterion="reusability",
             )
         )
     return results
@@ -154,6 +213,10 @@ def square_shapes(draw_: st.DrawFn) -> draw.AttnShape:
     """Shapes with head_dim == length, so one-hot values read the weights out directly."""
     length = draw_(st.integers(1, 10))
     return draw.AttnShape(
-        batch=draw_(st.integers(1, 2)), heads=draw_(st.integers(1, 2)),
-        len_q=length, len_k=length, head_dim=length, seed=draw_(draw.seeds()),
+        batch=draw_(st.integers(1, 2)),
+        heads=draw_(st.integers(1, 2)),
+        len_q=length,
+        len_k=length,
+        head_dim=length,
+        seed=draw_(draw.seeds()),
     )

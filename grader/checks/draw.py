@@ -37,7 +37,9 @@ def seeds() -> st.SearchStrategy[int]:
     return st.integers(min_value=0, max_value=2**16)
 
 
-def attn_shapes(*, cross: bool = False, min_len: int = 1, max_len: int = 12) -> st.SearchStrategy[AttnShape]:
+def attn_shapes(
+    *, cross: bool = False, min_len: int = 1, max_len: int = 12
+) -> st.SearchStrategy[AttnShape]:
     """(B, H, Lq, Lk, d) with Lq == Lk unless ``cross`` (then they differ)."""
 
     @st.composite
@@ -81,7 +83,11 @@ class ModelShape:
 
 
 def model_shapes(
-    *, min_seq: int = 1, max_seq: int = 10, heads: tuple[int, ...] = (1, 2, 4), min_head_dim: int = 1
+    *,
+    min_seq: int = 1,
+    max_seq: int = 10,
+    heads: tuple[int, ...] = (1, 2, 4),
+    min_head_dim: int = 1,
 ) -> st.SearchStrategy[ModelShape]:
     return st.builds(
         ModelShape,
@@ -112,16 +118,22 @@ class TokenShape:
 
 
 def token_shapes(*, min_seq: int = 2, max_seq: int = 12) -> st.SearchStrategy[TokenShape]:
-    return st.builds(TokenShape, batch=st.integers(1, 3), seq=st.integers(min_seq, max_seq), seed=seeds())
+    return st.builds(
+        TokenShape, batch=st.integers(1, 3), seq=st.integers(min_seq, max_seq), seed=seeds()
+    )
 
 
-def randn(*shape: int, seed: int, dtype: torch.dtype = torch.float64, scale: float = 1.0) -> torch.Tensor:
+def randn(
+    *shape: int, seed: int, dtype: torch.dtype = torch.float64, scale: float = 1.0
+) -> torch.Tensor:
     """Standard normal values, reproducible from ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=gen, dtype=dtype) * scale
 
 
-def qkv(shape: AttnShape, dtype: torch.dtype = torch.float64, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def qkv(
+    shape: AttnShape, dtype: torch.dtype = torch.float64, scale: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Query (B, H, Lq, d), key and value (B, H, Lk, d)."""
     b, h, lq, lk, d = shape.batch, shape.heads, shape.len_q, shape.len_k, shape.head_dim
     q = randn(b, h, lq, d, seed=shape.seed, dtype=dtype, scale=scale)  # (B, H, Lq, d)

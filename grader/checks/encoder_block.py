@@ -41,9 +41,20 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     source = ctx.shared.get("mask_source")
     if attn_symbol is None:
         reason = "no multi-head attention class to build the block with"
-        return [skip(ctx, name, reason) for name in ("output_shape", "matches_reference", "deterministic_eval", "stochastic_train", "causal")]
+        return [
+            skip(ctx, name, reason)
+            for name in (
+                "output_shape",
+                "matches_reference",
+                "deterministic_eval",
+                "stochastic_train",
+                "causal",
+            )
+        ]
 
-    def build(s: draw.ModelShape, dropout: float = 0.0, mode: str = "eval") -> tuple[object, object, torch.dtype]:
+    def build(
+        s: draw.ModelShape, dropout: float = 0.0, mode: str = "eval"
+    ) -> tuple[object, object, torch.dtype]:
         attn = w.new(attn_symbol, s.dim, s.heads, dropout)
         block = w.new(ctx.symbol, attn, s.dim, FF_MULTIPLE * s.dim, LAYER_NORM_EPS, dropout)
         w.call_method(block, mode)
@@ -64,7 +75,10 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         block, _, dtype = build(s)
         out = forward(block, draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype))
         if tuple(out.shape) != (s.batch, s.seq, s.dim):
-            raise Violation(f"output has shape {tuple(out.shape)}, expected {(s.batch, s.seq, s.dim)}", **s.describe())
+            raise Violation(
+                f"output has shape {tuple(out.shape)}, expected {(s.batch, s.seq, s.dim)}",
+                **s.describe(),
+            )
 
     def matches_reference(s: draw.ModelShape) -> None:
         block, attn, dtype = build(s)
@@ -92,22 +106,36 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         assert best is not None
         if not torch.allclose(out, best[1], rtol=rtol, atol=atol):
             diagnosis = diagnose(w, attn, params, norms, x, attended, out, ff_in, ff_out)
-            assert_close(out, best[1], f"post-norm encoder block{diagnosis}", rtol=rtol, atol=atol, **s.describe())
+            assert_close(
+                out,
+                best[1],
+                f"post-norm encoder block{diagnosis}",
+                rtol=rtol,
+                atol=atol,
+                **s.describe(),
+            )
 
     def deterministic_eval(s: draw.ModelShape) -> None:
         block, _, dtype = build(s, dropout=0.5, mode="eval")
         x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)
         first, second = forward(block, x), forward(block, x)
         if not torch.equal(first, second):
-            raise Violation(f"in eval mode two calls on the same input differ by up to {max_abs_diff(first, second):.3g}: "
-                            "dropout is active in eval (use nn.Dropout modules, or pass training=self.training)",
-                            max_difference=max_abs_diff(first, second), dropout=0.5, **s.describe())
+            raise Violation(
+                f"in eval mode two calls on the same input differ by up to {max_abs_diff(first, second):.3g}: "
+                "dropout is active in eval (use nn.Dropout modules, or pass training=self.training)",
+                max_difference=max_abs_diff(first, second),
+                dropout=0.5,
+                **s.describe(),
+            )
 
     def stochastic_train(s: draw.ModelShape) -> None:
         block, _, dtype = build(s, dropout=0.5, mode="train")
         x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)
         if torch.equal(forward(block, x), forward(block, x)):
-            raise Violation("in train mode with dropout=0.5 two calls give the same output: dropout is not applied", **s.describe())
+            raise Violation(
+                "in train mode with dropout=0.5 two calls give the same output: dropout is not applied",
+                **s.describe(),
+            )
 
     def causal(example: tuple[draw.ModelShape, int]) -> None:
         s, t = example
@@ -116,26 +144,66 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)
         x2 = x.clone()
         x2[:, t + 1 :] += draw.randn(s.batch, s.seq - t - 1, s.dim, seed=s.seed + 1, dtype=dtype)
-        moved = (forward(block, x, mask) - forward(block, x2, mask))[:, : t + 1].abs().amax(dim=(0, 2))
-        assert_no_leak(moved, t, dtype, "with your causal mask, the block's output",
-                       " (does the block pass its mask to the attention?)", **s.describe())
+        moved = (
+            (forward(block, x, mask) - forward(block, x2, mask))[:, : t + 1].abs().amax(dim=(0, 2))
+        )
+        assert_no_leak(
+            moved,
+            t,
+            dtype,
+            "with your causal mask, the block's output",
+            " (does the block pass its mask to the attention?)",
+            **s.describe(),
+        )
 
     # LayerNorm over one feature is identically 0 and over two it is +-1 whatever the input,
     # so the block is only observable from d_model = 4 (two heads of two).
     block_shapes = {"heads": (2, 4), "min_head_dim": 2}
     shapes = draw.model_shapes(max_seq=8, **block_shapes)
     results = [
-        run_property(ctx, "output_shape", shapes, output_shape, passed="output has shape (batch, seq, d_model)"),
-        run_property(ctx, "matches_reference", shapes, matches_reference,
-                     passed="equals the post-norm reference block (residual, then LayerNorm) with your weights in eval mode"),
-        run_property(ctx, "deterministic_eval", shapes, deterministic_eval, passed="deterministic in eval mode"),
-        run_property(ctx, "stochastic_train", draw.model_shapes(min_seq=3, **block_shapes), stochastic_train, passed="dropout is active in train mode", examples=3),
+        run_property(
+            ctx,
+            "output_shape",
+            shapes,
+            output_shape,
+            passed="output has shape (batch, seq, d_model)",
+        ),
+        run_property(
+            ctx,
+            "matches_reference",
+            shapes,
+            matches_reference,
+            passed="equals the post-norm reference block (residual, then LayerNorm) with your weights in eval mode",
+        ),
+        run_property(
+            ctx,
+            "deterministic_eval",
+            shapes,
+            deterministic_eval,
+            passed="deterministic in eval mode",
+        ),
+        run_property(
+            ctx,
+            "stochastic_train",
+            draw.model_shapes(min_seq=3, **block_shapes),
+            stochastic_train,
+            passed="dropout is active in train mode",
+            examples=3,
+        ),
     ]
     if source is None or source.style is None:
         results.append(skip(ctx, "causal", "no causal mask convention was identified"))
     else:
         cut_shapes = draw.with_cut(draw.model_shapes(min_seq=2, max_seq=8, **block_shapes))
-        results.append(run_property(ctx, "causal", cut_shapes, causal, passed="with your causal mask no position sees a later one"))
+        results.append(
+            run_property(
+                ctx,
+                "causal",
+                cut_shapes,
+                causal,
+                passed="with your causal mask no position sees a later one",
+            )
+        )
     return results
 
 
@@ -148,9 +216,15 @@ def feed_forward(params: dict[str, torch.Tensor], dim: int) -> tuple[Layer | Non
     width = FF_MULTIPLE * dim
     layers = {}
     for key, weight in params.items():
-        if key.endswith("weight") and weight.dim() == 2 and tuple(weight.shape) in ((width, dim), (dim, width)):
+        if (
+            key.endswith("weight")
+            and weight.dim() == 2
+            and tuple(weight.shape) in ((width, dim), (dim, width))
+        ):
             bias = params.get(key[: -len("weight")] + "bias")
-            layers[tuple(weight.shape)] = _linear(weight.double(), None if bias is None else bias.double())
+            layers[tuple(weight.shape)] = _linear(
+                weight.double(), None if bias is None else bias.double()
+            )
     return layers.get((width, dim)), layers.get((dim, width))
 
 
@@ -163,8 +237,17 @@ def layer_norm(params: dict[str, torch.Tensor], name: str) -> Layer:
     return lambda x: F.layer_norm(x, weight.shape, weight, bias, LAYER_NORM_EPS)
 
 
-def diagnose(w: Any, attn: Any, params: dict[str, torch.Tensor], norms: list[str], x: torch.Tensor,
-             attended: torch.Tensor, out: torch.Tensor, ff_in: Layer, ff_out: Layer) -> str:
+def diagnose(
+    w: Any,
+    attn: Any,
+    params: dict[str, torch.Tensor],
+    norms: list[str],
+    x: torch.Tensor,
+    attended: torch.Tensor,
+    out: torch.Tensor,
+    ff_in: Layer,
+    ff_out: Layer,
+) -> str:
     """Name the structure the block implements instead of post-norm, when it is a usual one.
 
     ``attended`` is the block's attention on ``x`` (float64); each variant is rebuilt with the

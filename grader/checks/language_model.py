@@ -31,18 +31,34 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     w = ctx.worker
     source = ctx.shared.get("mask_source")
     model_symbol = ctx.symbol
-    names = ("model_output_shape", "model_causal", "model_uses_positions", "model_batch_independent")
+    names = (
+        "model_output_shape",
+        "model_causal",
+        "model_uses_positions",
+        "model_batch_independent",
+    )
     if model_symbol is None:
         return [skip(ctx, n, "no model class found") for n in names]
     try:
         handle = w.new(model_symbol, VOCAB, *SIZES.values())
         w.call_method(handle, "eval")
     except CandidateError as exc:  # construction failed: no property can run
-        return [CheckResult(name=f"{ctx.task.id}.{n}", task=ctx.task.id, status="error",
-                            message=f"building the model raised {exc.summary()}") for n in names]
+        return [
+            CheckResult(
+                name=f"{ctx.task.id}.{n}",
+                task=ctx.task.id,
+                status="error",
+                message=f"building the model raised {exc.summary()}",
+            )
+            for n in names
+        ]
 
     def mask_for(length: int) -> torch.Tensor | None:
-        return None if source is None or source.style is None else source.mask(w, length, torch.float32)
+        return (
+            None
+            if source is None or source.style is None
+            else source.mask(w, length, torch.float32)
+        )
 
     def logits(src: torch.Tensor, masked: bool = True) -> torch.Tensor:
         out = w.call(handle, src, mask_for(src.shape[1]) if masked else None)
@@ -55,9 +71,17 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         out = logits(tokens(batch, seq, ex.seed))
         expected = (batch, seq, VOCAB)
         if tuple(out.shape) == (seq, batch, VOCAB) and batch != seq:
-            raise Violation(f"logits have shape {tuple(out.shape)} = (seq, batch, vocab); the assignment's loop is batch-first and expects {expected}", batch=batch, seq=seq)
+            raise Violation(
+                f"logits have shape {tuple(out.shape)} = (seq, batch, vocab); the assignment's loop is batch-first and expects {expected}",
+                batch=batch,
+                seq=seq,
+            )
         if tuple(out.shape) != expected:
-            raise Violation(f"logits have shape {tuple(out.shape)}, expected (batch, seq, vocab) = {expected}", batch=batch, seq=seq)
+            raise Violation(
+                f"logits have shape {tuple(out.shape)}, expected (batch, seq, vocab) = {expected}",
+                batch=batch,
+                seq=seq,
+            )
 
     def causal(ex: tuple[draw.TokenShape, int]) -> None:
         shape, t = ex
@@ -67,8 +91,15 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         changed[:, t + 1 :] = (changed[:, t + 1 :] + 1) % VOCAB  # a different token after t
         before = logits(src)
         moved = (before - logits(changed))[:, : t + 1].abs().amax(dim=(0, 2))  # (t+1,)
-        assert_no_leak(moved, t, before.dtype, "the logits", " (is the causal mask passed down to every layer?)",
-                       inputs="tokens", **shape.describe())
+        assert_no_leak(
+            moved,
+            t,
+            before.dtype,
+            "the logits",
+            " (is the causal mask passed down to every layer?)",
+            inputs="tokens",
+            **shape.describe(),
+        )
 
     def along_batch(src: torch.Tensor) -> float:
         """How much a sequence's logits change when it moves from batch row 0 to row 1: zero
@@ -87,10 +118,14 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         swapped[:, [0, 1]] = swapped[:, [1, 0]]
         # Without a mask: from the second layer on, a causal mask alone leaks token order, so
         # only unmasked attention tells whether positional information is there.
-        moved = float((logits(src, masked=False)[:, -1] - logits(swapped, masked=False)[:, -1]).abs().max())
+        moved = float(
+            (logits(src, masked=False)[:, -1] - logits(swapped, masked=False)[:, -1]).abs().max()
+        )
         if moved <= LOGIT_TOLERANCE:
-            swap = (f"swapping the tokens at positions 0 and 1 leaves the logits at position {seq - 1} unchanged "
-                    f"(max change {moved:.2g}): no positional information reaches the model")
+            swap = (
+                f"swapping the tokens at positions 0 and 1 leaves the logits at position {seq - 1} unchanged "
+                f"(max change {moved:.2g}): no positional information reaches the model"
+            )
             by_row = along_batch(src)
             if by_row > LOGIT_TOLERANCE:
                 raise Violation(
@@ -98,9 +133,15 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                     f"batch rows 0 and 1 gets logits that differ by {by_row:.3g}. A seq-first encoding of shape "
                     "(max_len, 1, d_model) indexed with x.size(0) does this on batch-first (batch, seq, d_model) "
                     "input; index the sequence axis, x.size(1), and broadcast over the batch",
-                    max_change=moved, batch_axis_difference=by_row, **ex.describe(),
+                    max_change=moved,
+                    batch_axis_difference=by_row,
+                    **ex.describe(),
                 )
-            raise Violation(f"{swap} (is a positional encoding added along the sequence axis?)", max_change=moved, **ex.describe())
+            raise Violation(
+                f"{swap} (is a positional encoding added along the sequence axis?)",
+                max_change=moved,
+                **ex.describe(),
+            )
 
     def batch_independent(ex: draw.TokenShape) -> None:
         batch, seq = ex.batch, ex.seq
@@ -111,15 +152,39 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             raise Violation(
                 f"the logits of a sequence change by {diff:.3g} depending on its index in the batch: "
                 "something is added along the batch axis (a positional encoding indexed by batch?)",
-                batch=batch + 1, seq=seq, max_difference=diff,
+                batch=batch + 1,
+                seq=seq,
+                max_difference=diff,
             )
 
     shapes = draw.token_shapes()
     return [
-        run_property(ctx, "model_output_shape", shapes, output_shape, passed="logits have shape (batch, seq, vocab)"),
-        run_property(ctx, "model_causal", draw.with_cut(shapes), causal, passed="the logits at position t never depend on later tokens"),
-        run_property(ctx, "model_uses_positions", draw.token_shapes(min_seq=3), uses_positions,
-                     passed="positional information reaches the model (token order changes the output)"),
-        run_property(ctx, "model_batch_independent", shapes, batch_independent,
-                     passed="each sequence's logits are independent of its place in the batch"),
+        run_property(
+            ctx,
+            "model_output_shape",
+            shapes,
+            output_shape,
+            passed="logits have shape (batch, seq, vocab)",
+        ),
+        run_property(
+            ctx,
+            "model_causal",
+            draw.with_cut(shapes),
+            causal,
+            passed="the logits at position t never depend on later tokens",
+        ),
+        run_property(
+            ctx,
+            "model_uses_positions",
+            draw.token_shapes(min_seq=3),
+            uses_positions,
+            passed="positional information reaches the model (token order changes the output)",
+        ),
+        run_property(
+            ctx,
+            "model_batch_independent",
+            shapes,
+            batch_independent,
+            passed="each sequence's logits are independent of its place in the batch",
+        ),
     ]

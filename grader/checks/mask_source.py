@@ -56,7 +56,9 @@ class MaskSource:
         return self.style.encode(causal_keep(length), dtype)
 
 
-def find(worker: Any, mask_fn: str | None, attention_fn: str | None, observe: Any = None) -> MaskSource:
+def find(
+    worker: Any, mask_fn: str | None, attention_fn: str | None, observe: Any = None
+) -> MaskSource:
     """Identify the candidate's mask source.
 
     ``observe`` is a callable that runs the candidate's own loop with recording switched on and
@@ -66,22 +68,41 @@ def find(worker: Any, mask_fn: str | None, attention_fn: str | None, observe: An
         try:
             mask = worker.call(mask_fn, PROBE_LENGTH)
         except WorkerError as exc:
-            return MaskSource(None, "function", f"your mask function {mask_fn}({PROBE_LENGTH}) failed: {exc.summary()}", function=mask_fn)
+            return MaskSource(
+                None,
+                "function",
+                f"your mask function {mask_fn}({PROBE_LENGTH}) failed: {exc.summary()}",
+                function=mask_fn,
+            )
         style = identify(mask, PROBE_LENGTH)
-        if isinstance(style, str) and isinstance(mask, torch.Tensor) and mask.dim() >= 2 and mask.shape[-1] != PROBE_LENGTH:
+        if (
+            isinstance(style, str)
+            and isinstance(mask, torch.Tensor)
+            and mask.dim() >= 2
+            and mask.shape[-1] != PROBE_LENGTH
+        ):
             own = int(mask.shape[-1])  # the function ignores its argument: read its own length
             own_style = identify(mask, own)
             if not isinstance(own_style, str):
                 return MaskSource(
-                    own_style, "function",
+                    own_style,
+                    "function",
                     f"{mask_fn}({PROBE_LENGTH}) returned a mask for {own} positions: the length is hard-coded "
                     f"({own_style.describe()})",
-                    function=mask_fn, fixed_length=own,
+                    function=mask_fn,
+                    fixed_length=own,
                 )
         if isinstance(style, str):
-            return MaskSource(None, "function", f"{mask_fn}({PROBE_LENGTH}) is not a causal mask: {style}", function=mask_fn,
-                              evidence={"called": f"{mask_fn}({PROBE_LENGTH})", **shown(mask)})
-        return MaskSource(style, "function", f"masks from {mask_fn}(): {style.describe()}", function=mask_fn)
+            return MaskSource(
+                None,
+                "function",
+                f"{mask_fn}({PROBE_LENGTH}) is not a causal mask: {style}",
+                function=mask_fn,
+                evidence={"called": f"{mask_fn}({PROBE_LENGTH})", **shown(mask)},
+            )
+        return MaskSource(
+            style, "function", f"masks from {mask_fn}(): {style.describe()}", function=mask_fn
+        )
 
     if observe is not None:
         tensors = [m for m in observe() if isinstance(m, torch.Tensor)]
@@ -90,27 +111,44 @@ def find(worker: Any, mask_fn: str | None, attention_fn: str | None, observe: An
         if styles:
             lengths = sorted({n for n, s in seen if isinstance(s, MaskStyle)})
             return MaskSource(
-                styles[0], "observed",
+                styles[0],
+                "observed",
                 f"mask built inline, observed reaching your attention during your train(): "
                 f"{styles[0].describe()}, lengths {lengths}",
                 observed=seen,
             )
         if seen:
-            return MaskSource(None, "observed", f"a mask reached your attention but is not causal: {seen[0][1]}", observed=seen,
-                              evidence={"observed_in": "your train()", **shown(tensors[0])})
+            return MaskSource(
+                None,
+                "observed",
+                f"a mask reached your attention but is not causal: {seen[0][1]}",
+                observed=seen,
+                evidence={"observed_in": "your train()", **shown(tensors[0])},
+            )
 
     if attention_fn is not None:
         style = probe(worker, attention_fn)
         if style is not None:
-            return MaskSource(style, "probe", f"no mask function found; your attention understands {style.describe()} masks")
-    return MaskSource(None, None, "no causal mask found: no mask function, none observed, and your attention accepted no mask convention")
+            return MaskSource(
+                style,
+                "probe",
+                f"no mask function found; your attention understands {style.describe()} masks",
+            )
+    return MaskSource(
+        None,
+        None,
+        "no causal mask found: no mask function, none observed, and your attention accepted no mask convention",
+    )
 
 
 def shown(mask: object, most: int = 64) -> dict[str, Any]:
     """A mask for a report: its values when it has at most ``most`` entries, else its shape."""
     if not isinstance(mask, torch.Tensor):
         return {"returned": type(mask).__name__}
-    facts: dict[str, Any] = {"mask_shape": tuple(mask.shape), "mask_dtype": str(mask.dtype).removeprefix("torch.")}
+    facts: dict[str, Any] = {
+        "mask_shape": tuple(mask.shape),
+        "mask_dtype": str(mask.dtype).removeprefix("torch."),
+    }
     if mask.numel() <= most:
         facts["mask"] = mask.tolist()
     return facts
@@ -122,13 +160,25 @@ def probe(worker: Any, attention_fn: str) -> MaskStyle | None:
     q, k, v = qkv(shape)
     keep = causal_keep(PROBE_LENGTH)
     expected = reference_attention(q, k, v, mask=keep)
-    conventions: tuple[Convention, ...] = ("keep-bool", "block-bool", "additive", "keep-float", "block-float")
+    conventions: tuple[Convention, ...] = (
+        "keep-bool",
+        "block-bool",
+        "additive",
+        "keep-float",
+        "block-float",
+    )
     for convention in conventions:
-        style = MaskStyle(convention, (), torch.bool if convention.endswith("bool") else torch.float64)
+        style = MaskStyle(
+            convention, (), torch.bool if convention.endswith("bool") else torch.float64
+        )
         try:
             out = worker.call(attention_fn, q, k, v, mask=style.encode(keep, q.dtype))
         except WorkerError:
             continue
-        if isinstance(out, torch.Tensor) and out.shape == expected.shape and torch.allclose(out, expected, atol=1e-6):
+        if (
+            isinstance(out, torch.Tensor)
+            and out.shape == expected.shape
+            and torch.allclose(out, expected, atol=1e-6)
+        ):
             return style
     return None

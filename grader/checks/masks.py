@@ -43,8 +43,10 @@ class MaskStyle:
     def encode(self, keep: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
         """Express a keep-mask (True = may attend, (..., L, L)) in this convention."""
         keep = keep.bool()
-        float_dtype = dtype if dtype is not None and dtype.is_floating_point else (
-            self.dtype if self.dtype.is_floating_point else torch.float32
+        float_dtype = (
+            dtype
+            if dtype is not None and dtype.is_floating_point
+            else (self.dtype if self.dtype.is_floating_point else torch.float32)
         )
         if self.convention == "keep-bool":
             mask = keep

@@ -70,14 +70,19 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         out = self_attend(m, draw.randn(s.batch, s.seq, s.dim, seed=s.seed))
         expected = (s.batch, s.seq, s.dim)
         if tuple(out.shape) != expected:
-            raise Violation(f"output has shape {tuple(out.shape)}, expected {expected} (batch, seq, dim)", **s.describe())
+            raise Violation(
+                f"output has shape {tuple(out.shape)}, expected {expected} (batch, seq, dim)",
+                **s.describe(),
+            )
 
     def matches_reference(s: draw.ModelShape) -> None:
         m = build(s)
         x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=m.dtype)  # (B, L, D)
         out = self_attend(m, x)
         rtol, atol = COMPOSITE_TOLERANCE[m.dtype]
-        projections = identify(m.state(), s.dim, s.heads, x.double(), out.double(), atol=max(atol, 1e-5) * 10)
+        projections = identify(
+            m.state(), s.dim, s.heads, x.double(), out.double(), atol=max(atol, 1e-5) * 10
+        )
         if projections is None:
             state = m.state()
             nearest = closest(state, s.dim, s.heads, x.double(), out.double())
@@ -86,17 +91,22 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 raise Violation(
                     f"your module's Linear layers {shapes} are not four ({s.dim}, {s.dim}) projections, nor a fused "
                     f"({3 * s.dim}, {s.dim}) one plus a ({s.dim}, {s.dim}) output, so the reference cannot be rebuilt "
-                    "from them", layers=shapes, **s.describe(),
+                    "from them",
+                    layers=shapes,
+                    **s.describe(),
                 )
             raise Violation(
                 "no assignment of your projection layers to query/key/value/output reproduces multi-head "
                 f"attention; the nearest ({nearest[0].describe()}) differs by up to {nearest[1]:.3g} (if your "
                 "attention function fails its own checks, fix it first: this module uses it)",
-                max_abs_diff=nearest[1], **s.describe(),
+                max_abs_diff=nearest[1],
+                **s.describe(),
             )
         found["projections"] = projections
         expected = multi_head(x.double(), x.double(), x.double(), projections, s.heads)
-        assert_close(out.double(), expected, "multi-head attention", rtol=rtol, atol=atol, **s.describe())
+        assert_close(
+            out.double(), expected, "multi-head attention", rtol=rtol, atol=atol, **s.describe()
+        )
 
     def permutation_equivariant(s: draw.ModelShape) -> None:
         m = build(s)
@@ -104,9 +114,14 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         perm = torch.randperm(s.seq, generator=torch.Generator().manual_seed(s.seed))
         rtol, atol = COMPOSITE_TOLERANCE[m.dtype]
         assert_close(
-            self_attend(m, x[:, perm]).double(), self_attend(m, x)[:, perm].double(),
+            self_attend(m, x[:, perm]).double(),
+            self_attend(m, x)[:, perm].double(),
             "without a mask, permuting the positions of the input must permute the output the same way",
-            rtol=rtol, atol=atol, against="the permuted output", permutation=perm.tolist(), **s.describe(),
+            rtol=rtol,
+            atol=atol,
+            against="the permuted output",
+            permutation=perm.tolist(),
+            **s.describe(),
         )
 
     def batch_independent(s: draw.ModelShape) -> None:
@@ -116,9 +131,13 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         whole = self_attend(m, x)
         alone = self_attend(m, x[-1:])
         assert_close(
-            whole[-1:].double(), alone.double(),
+            whole[-1:].double(),
+            alone.double(),
             "the output for one sequence must not depend on the other sequences of the batch",
-            rtol=rtol, atol=atol, against="the same sequence run alone", **s.describe(),
+            rtol=rtol,
+            atol=atol,
+            against="the same sequence run alone",
+            **s.describe(),
         )
 
     def causal(example: tuple[draw.ModelShape, int]) -> None:
@@ -128,25 +147,49 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=m.dtype)
         x2 = x.clone()
         x2[:, t + 1 :] += draw.randn(s.batch, s.seq - t - 1, s.dim, seed=s.seed + 1, dtype=m.dtype)
-        moved = (self_attend(m, x, mask) - self_attend(m, x2, mask))[:, : t + 1].abs().amax(dim=(0, 2))  # (t+1,)
-        assert_no_leak(moved, t, m.dtype, "with your causal mask, the output",
-                       " (does the mask reach every head's attention, and does softmax run over the keys?)", **s.describe())
+        moved = (
+            (self_attend(m, x, mask) - self_attend(m, x2, mask))[:, : t + 1].abs().amax(dim=(0, 2))
+        )  # (t+1,)
+        assert_no_leak(
+            moved,
+            t,
+            m.dtype,
+            "with your causal mask, the output",
+            " (does the mask reach every head's attention, and does softmax run over the keys?)",
+            **s.describe(),
+        )
 
     def default_construction() -> str:
         defaults = defaults_after(ctx.shared.get("symbols", {}).get(ctx.symbol), given=2)
-        built = f"{ctx.symbol}(8, 2)" + (f", with your default {', '.join(defaults)}," if defaults else "")
+        built = f"{ctx.symbol}(8, 2)" + (
+            f", with your default {', '.join(defaults)}," if defaults else ""
+        )
         try:
             handle = w.new(ctx.symbol, 8, 2)
             w.call_method(handle, "eval")
             out = w.call(handle, *(draw.randn(1, 3, 8, seed=1, dtype=torch.float32),) * 3)
         except CandidateError as exc:
-            hint = " A None default must be handled (e.g. build no nn.Dropout when dropout is None)." if any(
-                d.endswith("=None") for d in defaults) else ""
-            raise Violation(f"{built} raised {raised(exc)}: a default of your signature does not work.{hint}",
-                            dim=8, n_heads=2, defaults=defaults, error=raised(exc), traceback=exc.traceback) from None
+            hint = (
+                " A None default must be handled (e.g. build no nn.Dropout when dropout is None)."
+                if any(d.endswith("=None") for d in defaults)
+                else ""
+            )
+            raise Violation(
+                f"{built} raised {raised(exc)}: a default of your signature does not work.{hint}",
+                dim=8,
+                n_heads=2,
+                defaults=defaults,
+                error=raised(exc),
+                traceback=exc.traceback,
+            ) from None
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 3, 8):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise Violation(f"{built} returns {got} on a (1, 3, 8) input, not (batch, seq, dim)", dim=8, n_heads=2, defaults=defaults)
+            raise Violation(
+                f"{built} returns {got} on a (1, 3, 8) input, not (batch, seq, dim)",
+                dim=8,
+                n_heads=2,
+                defaults=defaults,
+            )
         return f"{built} works"
 
     def heads_range(heads: int) -> None:
@@ -157,14 +200,24 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         projections = found.get("projections")
         matched = identify(m.state(), dim, heads, x.double(), out.double(), atol=1e-4)
         if matched is None:
-            hint = f" (the layers matched as {projections.describe()} with another head count)" if projections else ""
-            raise Violation(f"with {heads} head(s) of width {dim // heads} the output is not multi-head attention{hint}", n_heads=heads, dim=dim)
+            hint = (
+                f" (the layers matched as {projections.describe()} with another head count)"
+                if projections
+                else ""
+            )
+            raise Violation(
+                f"with {heads} head(s) of width {dim // heads} the output is not multi-head attention{hint}",
+                n_heads=heads,
+                dim=dim,
+            )
 
     def rejects_indivisible() -> str:
         try:
             handle = w.new(ctx.symbol, 10, 3, 0.0)  # dropout given: only the width is wrong
         except CandidateError as exc:
-            return f"dim=10 with n_heads=3 is refused at construction: {exc.type}: {exc.message}"[:200]
+            return f"dim=10 with n_heads=3 is refused at construction: {exc.type}: {exc.message}"[
+                :200
+            ]
         x = draw.randn(1, 4, 10, seed=2, dtype=torch.float32)
         try:
             w.call(handle, x, x, x)
@@ -172,29 +225,81 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             raise Violation(
                 f"dim=10 with n_heads=3 is accepted at construction and only fails later, in forward, "
                 f"with {exc.type}: {exc.message[:120]}; check divisibility in __init__ with a clear message",
-                dim=10, n_heads=3) from None
-        raise Violation("dim=10 with n_heads=3 was accepted without an error: 10 is not divisible by 3, "
-                        "so the heads cannot split the width evenly", dim=10, n_heads=3)
+                dim=10,
+                n_heads=3,
+            ) from None
+        raise Violation(
+            "dim=10 with n_heads=3 was accepted without an error: 10 is not divisible by 3, "
+            "so the heads cannot split the width evenly",
+            dim=10,
+            n_heads=3,
+        )
 
     results = [
-        run_property(ctx, "output_shape", draw.model_shapes(), output_shape, passed="output has shape (batch, seq, dim)"),
-        run_property(ctx, "matches_reference", draw.model_shapes(), matches_reference,
-                     passed="equals reference multi-head attention built from your own projection weights"),
-        run_property(ctx, "permutation_equivariant", draw.model_shapes(min_seq=2), permutation_equivariant,
-                     passed="permuting the input positions permutes the output (no mask)"),
-        run_property(ctx, "batch_independent", draw.model_shapes(), batch_independent,
-                     passed="each sequence's output is independent of the rest of the batch"),
+        run_property(
+            ctx,
+            "output_shape",
+            draw.model_shapes(),
+            output_shape,
+            passed="output has shape (batch, seq, dim)",
+        ),
+        run_property(
+            ctx,
+            "matches_reference",
+            draw.model_shapes(),
+            matches_reference,
+            passed="equals reference multi-head attention built from your own projection weights",
+        ),
+        run_property(
+            ctx,
+            "permutation_equivariant",
+            draw.model_shapes(min_seq=2),
+            permutation_equivariant,
+            passed="permuting the input positions permutes the output (no mask)",
+        ),
+        run_property(
+            ctx,
+            "batch_independent",
+            draw.model_shapes(),
+            batch_independent,
+            passed="each sequence's output is independent of the rest of the batch",
+        ),
     ]
     if source is None or source.style is None:
         results.append(skip(ctx, "causal", "no causal mask convention was identified"))
     else:
-        results.append(run_property(ctx, "causal", draw.with_cut(draw.model_shapes(min_seq=2)), causal,
-                                    passed="with your causal mask no position sees a later one"))
+        results.append(
+            run_property(
+                ctx,
+                "causal",
+                draw.with_cut(draw.model_shapes(min_seq=2)),
+                causal,
+                passed="with your causal mask no position sees a later one",
+            )
+        )
     results += [
-        run_probe(ctx, "default_construction", default_construction, passed="construction with the signature's defaults works", criterion="reusability"),
-        run_property(ctx, "heads_range", st.sampled_from([1, 2, 3, 4, 6, 12]), heads_range,
-                     passed="works with one head, many heads and one-wide heads", criterion="reusability", examples=6),
-        run_probe(ctx, "rejects_indivisible", rejects_indivisible, passed="a width not divisible by the heads is refused clearly"),
+        run_probe(
+            ctx,
+            "default_construction",
+            default_construction,
+            passed="construction with the signature's defaults works",
+            criterion="reusability",
+        ),
+        run_property(
+            ctx,
+            "heads_range",
+            st.sampled_from([1, 2, 3, 4, 6, 12]),
+            heads_range,
+            passed="works with one head, many heads and one-wide heads",
+            criterion="reusability",
+            examples=6,
+        ),
+        run_probe(
+            ctx,
+            "rejects_indivisible",
+            rejects_indivisible,
+            passed="a width not divisible by the heads is refused clearly",
+        ),
     ]
     return results
 
@@ -202,5 +307,9 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
 def defaults_after(info: Any, given: int) -> list[str]:
     """``name=default`` of each defaulted parameter a call with ``given`` positional
     arguments leaves to the signature (from the worker's description of the symbol)."""
-    params = [p for p in getattr(info, "params", ()) if p.name != "self" and p.kind not in ("var_positional", "var_keyword")]
+    params = [
+        p
+        for p in getattr(info, "params", ())
+        if p.name != "self" and p.kind not in ("var_positional", "var_keyword")
+    ]
     return [f"{p.name}={p.default_repr}" for p in params[given:] if p.has_default]

@@ -66,8 +66,12 @@ class EncodingCase:
     seed: int
 
     def describe(self) -> dict[str, object]:
-        return {"max_len": self.max_len, "d_model": self.d_model,
-                "input_shape": (self.batch, self.max_len, self.d_model), "seed": self.seed}
+        return {
+            "max_len": self.max_len,
+            "d_model": self.d_model,
+            "input_shape": (self.batch, self.max_len, self.d_model),
+            "seed": self.seed,
+        }
 
 
 def cases(*, min_len: int = 1, min_batch: int = 1) -> st.SearchStrategy[EncodingCase]:
@@ -87,7 +91,9 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     order = order_of(ctx.task.options, "max_len, d_model")
 
     def build(c: EncodingCase, randomize: bool = False) -> Any:
-        module = construct(w, name, params, {"max_len": c.max_len, "d_model": c.d_model, "dropout": 0.0}, order)
+        module = construct(
+            w, name, params, {"max_len": c.max_len, "d_model": c.d_model, "dropout": 0.0}, order
+        )
         if randomize:
             w.run("positional_randomize", module, c.seed, RANDOM_STD)
         return module
@@ -110,30 +116,46 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             found = f"its table is a plain tensor attribute ({', '.join(plain)}): not a parameter, so no optimizer sees it"
         else:
             found = "it has no parameters at all: the encoding is computed in forward (a fixed function of the position)"
-        raise Violation(f"the encoding is not learnable: {found}; wrap the table in nn.Parameter (or use nn.Embedding)",
-                        max_len=probe.max_len, d_model=probe.d_model, buffers=buffers, frozen=frozen, plain_tensors=plain)
+        raise Violation(
+            f"the encoding is not learnable: {found}; wrap the table in nn.Parameter (or use nn.Embedding)",
+            max_len=probe.max_len,
+            d_model=probe.d_model,
+            buffers=buffers,
+            frozen=frozen,
+            plain_tensors=plain,
+        )
 
     def receives_gradients(c: EncodingCase) -> None:
         module = build(c)
         x = draw.randn(c.batch, c.max_len, c.d_model, seed=c.seed, dtype=torch.float32)
         grads = w.run("positional_grads", module, x, c.seed)
         if not grads:
-            raise Violation("the encoding has no trainable parameter to receive a gradient", **c.describe())
+            raise Violation(
+                "the encoding has no trainable parameter to receive a gradient", **c.describe()
+            )
         reached = {n: g for n, g in grads.items() if isinstance(g, torch.Tensor)}
         if not reached:
             raise Violation(
                 f"back-propagating from the output reaches none of the parameters ({', '.join(grads)}): "
-                "the learnable table is not used in forward, or is detached from the graph", **c.describe())
+                "the learnable table is not used in forward, or is detached from the graph",
+                **c.describe(),
+            )
         if not any(bool(g.isfinite().all()) and float(g.abs().max()) > 0 for g in reached.values()):
-            raise Violation("the gradients reaching the encoding's parameters are all zero or not finite: "
-                            "training would never change it", **c.describe())
+            raise Violation(
+                "the gradients reaching the encoding's parameters are all zero or not finite: "
+                "training would never change it",
+                **c.describe(),
+            )
 
     def shape_kept(c: EncodingCase) -> None:
         x = draw.randn(c.batch, c.max_len, c.d_model, seed=c.seed, dtype=torch.float32)
         out = forward(w, build(c), x)
         if tuple(out.shape) != tuple(x.shape):
-            raise Violation(f"a {tuple(x.shape)} input came back with shape {tuple(out.shape)}: the encoding "
-                            "must be added to the input, keeping (batch, seq, d_model)", **c.describe())
+            raise Violation(
+                f"a {tuple(x.shape)} input came back with shape {tuple(out.shape)}: the encoding "
+                "must be added to the input, keeping (batch, seq, d_model)",
+                **c.describe(),
+            )
 
     def same_across_batch(c: EncodingCase) -> None:
         module = build(c, randomize=True)
@@ -141,7 +163,9 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         x = item.expand(c.batch, -1, -1).contiguous()  # (batch, seq, d_model): identical items
         out = forward(w, module, x)
         if tuple(out.shape) != tuple(x.shape):
-            raise Violation(f"output shape {tuple(out.shape)} for a {tuple(x.shape)} input", **c.describe())
+            raise Violation(
+                f"output shape {tuple(out.shape)} for a {tuple(x.shape)} input", **c.describe()
+            )
         added = out - x  # (batch, seq, d_model): the encoding each item received
         spread = float((added - added[:1]).abs().max())
         if spread > TOLERANCE * scale(out):
@@ -151,28 +175,39 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 f"item 0 by up to {spread:.3g}): the encoding depends on the index in the batch. It is "
                 "indexed along the batch axis (x.size(0), or a (max_len, 1, d_model) table) instead of the "
                 "sequence axis of batch-first (batch, seq, d_model) input",
-                max_difference=round(spread, 6), **c.describe())
+                max_difference=round(spread, 6),
+                **c.describe(),
+            )
 
     def differs_by_position(c: EncodingCase) -> None:
         module = build(c, randomize=True)
         vector = draw.randn(c.batch, 1, c.d_model, seed=c.seed, dtype=torch.float32)
-        x = vector.expand(-1, c.max_len, -1).contiguous()  # (batch, seq, d_model): the same at every position
+        x = vector.expand(
+            -1, c.max_len, -1
+        ).contiguous()  # (batch, seq, d_model): the same at every position
         out = forward(w, module, x)
         if tuple(out.shape) != tuple(x.shape):
-            raise Violation(f"output shape {tuple(out.shape)} for a {tuple(x.shape)} input", **c.describe())
+            raise Violation(
+                f"output shape {tuple(out.shape)} for a {tuple(x.shape)} input", **c.describe()
+            )
         added = (out - x)[0]  # (seq, d_model)
         gaps = torch.cdist(added.double(), added.double())  # (seq, seq): distance between positions
         same = torch.eye(c.max_len, dtype=torch.bool)
         if float(gaps.masked_fill(same, float("inf")).min()) <= TOLERANCE * scale(out):
             i, j = divmod(int(gaps.masked_fill(same, float("inf")).argmin()), c.max_len)
             every = float(gaps.max()) <= TOLERANCE * scale(out)
-            said = ("every position receives the same encoding" if every
-                    else f"positions {min(i, j)} and {max(i, j)} receive the same encoding")
+            said = (
+                "every position receives the same encoding"
+                if every
+                else f"positions {min(i, j)} and {max(i, j)} receive the same encoding"
+            )
             raise Violation(
                 f"with the same vector at every position, {said} (with randomly redrawn parameters): "
                 "the model cannot tell these positions apart. Index the table by position "
                 "(rows 0..seq-1 along dimension 1 of the input)",
-                positions=(min(i, j), max(i, j)), **c.describe())
+                positions=(min(i, j), max(i, j)),
+                **c.describe(),
+            )
 
     def all_lengths(c: EncodingCase) -> None:
         module = build(c)
@@ -191,21 +226,55 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 advice = (
                     "It only works for sequences of exactly max_len positions, so a model built once cannot "
                     "take a shorter sequence (a shorter sentence, a last partial window): add only the first "
-                    "x.size(1) rows of the table" if shorter else "")
+                    "x.size(1) rows of the table"
+                    if shorter
+                    else ""
+                )
                 raise Violation(
                     f"built with max_len={c.max_len}, a batch-first input of length {length} (shape "
                     f"{tuple(x.shape)}) {problem}. {advice}".strip(),
-                    failing_length=length, input_shape=(c.batch, length, c.d_model), max_len=c.max_len, seed=c.seed)
+                    failing_length=length,
+                    input_shape=(c.batch, length, c.d_model),
+                    max_len=c.max_len,
+                    seed=c.seed,
+                )
 
     return [
         run_probe(ctx, "learnable", learnable, passed="the encoding is a trainable parameter"),
-        run_property(ctx, "receives_gradients", cases(), receives_gradients,
-                     passed="back-propagation from the output reaches the encoding's parameters"),
-        run_property(ctx, "shape_kept", cases(), shape_kept, passed="the output keeps the input's shape (batch, seq, d_model)"),
-        run_property(ctx, "same_across_batch", cases(min_len=3, min_batch=2), same_across_batch,
-                     passed="every sequence of a batch receives the same encoding"),
-        run_property(ctx, "differs_by_position", cases(min_len=2), differs_by_position,
-                     passed="each position receives its own encoding"),
-        run_property(ctx, "all_lengths", cases(), all_lengths, criterion="reusability",
-                     passed="works for every sequence length from 1 to max_len"),
+        run_property(
+            ctx,
+            "receives_gradients",
+            cases(),
+            receives_gradients,
+            passed="back-propagation from the output reaches the encoding's parameters",
+        ),
+        run_property(
+            ctx,
+            "shape_kept",
+            cases(),
+            shape_kept,
+            passed="the output keeps the input's shape (batch, seq, d_model)",
+        ),
+        run_property(
+            ctx,
+            "same_across_batch",
+            cases(min_len=3, min_batch=2),
+            same_across_batch,
+            passed="every sequence of a batch receives the same encoding",
+        ),
+        run_property(
+            ctx,
+            "differs_by_position",
+            cases(min_len=2),
+            differs_by_position,
+            passed="each position receives its own encoding",
+        ),
+        run_property(
+            ctx,
+            "all_lengths",
+            cases(),
+            all_lengths,
+            criterion="reusability",
+            passed="works for every sequence length from 1 to max_len",
+        ),
     ]

@@ -39,8 +39,15 @@ def model_cases() -> st.SearchStrategy[draw.ModelShape]:
 
 def model_values(seq_len: int, d_model: int, n_heads: int) -> dict[str, Any]:
     """Everything a candidate's model constructor may ask for, by role."""
-    return {"max_len": seq_len, "d_model": d_model, "n_heads": n_heads, "dropout": 0.0,
-            "n_layers": 1, "out_dim": 1, "d_ff": 2 * d_model}
+    return {
+        "max_len": seq_len,
+        "d_model": d_model,
+        "n_heads": n_heads,
+        "dropout": 0.0,
+        "n_layers": 1,
+        "out_dim": 1,
+        "d_ff": 2 * d_model,
+    }
 
 
 def run(ctx: SuiteContext) -> list[CheckResult]:
@@ -53,11 +60,15 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         return construct(w, name, params, model_values(s.seq, s.dim, s.heads), order)
 
     def output_shape(s: draw.ModelShape) -> None:
-        out = forward(w, build(s), draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=torch.float32))
+        out = forward(
+            w, build(s), draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=torch.float32)
+        )
         if tuple(out.shape) not in ((s.batch,), (s.batch, 1)):
             raise Violation(
                 f"the model returned shape {tuple(out.shape)} for a {(s.batch, s.seq, s.dim)} batch; "
-                f"one prediction per sequence is ({s.batch},) or ({s.batch}, 1)", **s.describe())
+                f"one prediction per sequence is ({s.batch},) or ({s.batch}, 1)",
+                **s.describe(),
+            )
 
     def uses_positions(s: draw.ModelShape) -> None:
         model = build(s)
@@ -72,11 +83,23 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 f"exchanging the inputs at positions 0 and 1 leaves the output unchanged (max change "
                 f"{moved:.2g}, with random weights): the model ignores positions. Is the encoding added "
                 "to the input before attention, and different at each position?",
-                max_change=moved, **s.describe())
+                max_change=moved,
+                **s.describe(),
+            )
 
     return [
-        run_property(ctx, "output_shape", model_cases(), output_shape,
-                     passed="one prediction per sequence, (batch,) or (batch, 1)"),
-        run_property(ctx, "uses_positions", model_cases(), uses_positions,
-                     passed="the output depends on the order of the inputs (positions reach the model)"),
+        run_property(
+            ctx,
+            "output_shape",
+            model_cases(),
+            output_shape,
+            passed="one prediction per sequence, (batch,) or (batch, 1)",
+        ),
+        run_property(
+            ctx,
+            "uses_positions",
+            model_cases(),
+            uses_positions,
+            passed="the output depends on the order of the inputs (positions reach the model)",
+        ),
     ]

@@ -36,7 +36,9 @@ class Linear:
     bias: torch.Tensor | None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+        return F.linear(
+            x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype)
+        )
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,10 @@ def candidates(state: dict[str, torch.Tensor], dim: int) -> list[Projections]:
 def split_fused(layer: Linear, dim: int) -> list[Linear]:
     weights = layer.weight.split(dim, dim=0)
     biases = layer.bias.split(dim) if layer.bias is not None else (None, None, None)
-    return [Linear(f"{layer.name}[{i}]", w, b) for i, (w, b) in enumerate(zip(weights, biases, strict=True))]
+    return [
+        Linear(f"{layer.name}[{i}]", w, b)
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True))
+    ]
 
 
 def name_score(p: Projections) -> int:
@@ -95,7 +100,12 @@ def name_score(p: Projections) -> int:
 
 
 def multi_head(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, p: Projections, n_heads: int, keep: torch.Tensor | None = None
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    p: Projections,
+    n_heads: int,
+    keep: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Reference multi-head attention with the candidate's projections.
 
@@ -115,18 +125,27 @@ def multi_head(
 
 
 def identify(
-    state: dict[str, torch.Tensor], dim: int, n_heads: int, x: torch.Tensor, output: torch.Tensor, atol: float
+    state: dict[str, torch.Tensor],
+    dim: int,
+    n_heads: int,
+    x: torch.Tensor,
+    output: torch.Tensor,
+    atol: float,
 ) -> Projections | None:
     """The assignment of layers whose reference output matches the candidate's ``output``
     for self-attention on ``x``; None when none does."""
     for option in candidates(state, dim):
         expected = multi_head(x, x, x, option, n_heads)
-        if expected.shape == output.shape and torch.allclose(expected, output.to(expected.dtype), atol=atol, rtol=1e-4):
+        if expected.shape == output.shape and torch.allclose(
+            expected, output.to(expected.dtype), atol=atol, rtol=1e-4
+        ):
             return option
     return None
 
 
-def closest(state: dict[str, torch.Tensor], dim: int, n_heads: int, x: torch.Tensor, output: torch.Tensor) -> tuple[Projections, float] | None:
+def closest(
+    state: dict[str, torch.Tensor], dim: int, n_heads: int, x: torch.Tensor, output: torch.Tensor
+) -> tuple[Projections, float] | None:
     """The assignment of layers whose reference output is nearest ``output``, and its largest
     absolute difference: the counterexample when `identify` finds no match."""
     best: tuple[Projections, float] | None = None

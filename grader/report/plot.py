@@ -74,7 +74,9 @@ class LossTerms:
 
 
 LANGUAGE_MODEL_TERMS = LossTerms("nats/token", "unigram baseline", "the best guess without context")
-REGRESSION_TERMS = LossTerms("MSE", "predict-the-mean baseline", "the error of always predicting the targets' mean")
+REGRESSION_TERMS = LossTerms(
+    "MSE", "predict-the-mean baseline", "the error of always predicting the targets' mean"
+)
 
 
 def loss_terms(corpus: str) -> LossTerms:
@@ -157,7 +159,9 @@ def curve_plot(
         for s in (
             _series(run, "val_loss", "validation loss", "val", axes),
             _series(run, "train_loss", "training loss", "train", axes),
-            _series(reference, "val_loss", "reference model", "refmodel", axes) if reference else None,
+            _series(reference, "val_loss", "reference model", "refmodel", axes)
+            if reference
+            else None,
         )
         if s is not None
     ]

@@ -129,13 +129,23 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
     training = result.training
     y_range = loss_range(training) if training else None
     # The reference model's curve is drawn over the candidate's runs, not as a run of its own plot.
-    ours = next((r for r in training.runs if r.driver == "reference_model"), None) if training else None
+    ours = (
+        next((r for r in training.runs if r.driver == "reference_model"), None)
+        if training
+        else None
+    )
     terms = loss_terms(training.corpus) if training else LANGUAGE_MODEL_TERMS
     runs = [
         RunView(
             run,
-            curve_plot(run, training.baseline_loss, training.entropy_floor, y_range,
-                       reference=ours if run is not ours else None, terms=terms),
+            curve_plot(
+                run,
+                training.baseline_loss,
+                training.entropy_floor,
+                y_range,
+                reference=ours if run is not ours else None,
+                terms=terms,
+            ),
             anchor("run", f"{i}-{run.driver}"),
         )
         for i, run in enumerate(training.runs if training else (), start=1)

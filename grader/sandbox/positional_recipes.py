@@ -96,8 +96,14 @@ class PositionalTrainer:
     ``steps`` continues where the previous call stopped."""
 
     def __init__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, batch_size: int,
-        seed: int, device: torch.device,
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: float,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
     ) -> None:
         self.model = model.to(device)
         self.x, self.y = x.to(device), y.to(device)  # (n, seq, d_model), (n,)
@@ -123,8 +129,13 @@ class PositionalTrainer:
 
 @recipe
 def positional_trainer(
-    ctx: Context, model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float,
-    batch_size: int, seed: int,
+    ctx: Context,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    batch_size: int,
+    seed: int,
 ) -> PositionalTrainer:
     """A trainer for ``model`` on (x, y); the grader calls its ``steps`` chunk by chunk."""
     return PositionalTrainer(model, x, y, lr, batch_size, seed, ctx.device)
@@ -169,7 +180,9 @@ def input_target_pair(result: Any, limit: int) -> tuple[torch.Tensor, torch.Tens
     if isinstance(result, torch.utils.data.DataLoader):
         batches = []
         for batch in result:
-            batches.append(_from_sequence(batch) if isinstance(batch, (tuple, list)) else _from_mapping(batch))
+            batches.append(
+                _from_sequence(batch) if isinstance(batch, (tuple, list)) else _from_mapping(batch)
+            )
             if sum(b[0].size(0) for b in batches) >= limit:
                 break
         return torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
@@ -190,10 +203,14 @@ def _from_sequence(values: Any) -> tuple[torch.Tensor, torch.Tensor]:
     rows and another shape (so (X_train, X_val, y_train, y_val) pairs X_train with y_train)."""
     tensors = [t for t in (_tensor(v) for v in values) if t is not None and t.dim() > 0]
     if len(tensors) < 2:
-        raise TypeError(f"expected inputs and targets, got {len(tensors)} tensor(s) in a {type(values).__name__}")
+        raise TypeError(
+            f"expected inputs and targets, got {len(tensors)} tensor(s) in a {type(values).__name__}"
+        )
     inputs, rest = tensors[0], tensors[1:]
     same_rows = [t for t in rest if t.size(0) == inputs.size(0)]
-    targets = next((t for t in same_rows if t.shape != inputs.shape), same_rows[0] if same_rows else None)
+    targets = next(
+        (t for t in same_rows if t.shape != inputs.shape), same_rows[0] if same_rows else None
+    )
     if targets is None:
         raise ValueError(f"no targets with as many rows as the inputs {tuple(inputs.shape)}")
     return inputs, targets

@@ -58,13 +58,17 @@ def per_task(graded: Graded) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budgets", nargs="+", default=list(BUDGETS), choices=BUDGETS)
-    parser.add_argument("--only", choices=("base", "seed004"), help="one submission instead of both")
+    parser.add_argument(
+        "--only", choices=("base", "seed004"), help="one submission instead of both"
+    )
     parser.add_argument("--slowest", type=int, default=5, help="slowest checks listed per grading")
     args = parser.parse_args()
     torch.set_num_threads(1)
     names = [args.only] if args.only else ["base", "seed004"]
     print(f"torch {torch.__version__}, 1 thread in the grader, wall seconds")
-    header = f"{'submission':<10} {'budget':<9} {'battery s':>9} {'examples':>9} " + " ".join(f"{t[:10]:>10}" for t in TASKS)
+    header = f"{'submission':<10} {'budget':<9} {'battery s':>9} {'examples':>9} " + " ".join(
+        f"{t[:10]:>10}" for t in TASKS
+    )
     rows, slowest = [header, "-" * len(header)], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -77,14 +81,21 @@ def main() -> None:
                     rows.append(f"{name:<10} {budget:<9} did not load: {graded.load_error}")
                     continue
                 tasks = per_task(graded)
-                rows.append(f"{name:<10} {budget:<9} {graded.battery_s:>9.1f} {graded.examples:>9} "
-                            + " ".join(f"{tasks.get(t, 0.0):>10.1f}" for t in TASKS))
+                rows.append(
+                    f"{name:<10} {budget:<9} {graded.battery_s:>9.1f} {graded.examples:>9} "
+                    + " ".join(f"{tasks.get(t, 0.0):>10.1f}" for t in TASKS)
+                )
                 top = sorted(graded.checks.values(), key=lambda c: -c.duration_s)[: args.slowest]
-                slowest.append(f"{name} {budget}: " + ", ".join(f"{c.name} {c.duration_s:.2f} s ({c.examples})" for c in top))
+                slowest.append(
+                    f"{name} {budget}: "
+                    + ", ".join(f"{c.name} {c.duration_s:.2f} s ({c.examples})" for c in top)
+                )
                 if budget == "quick":
                     verdict = "under" if graded.battery_s < TARGET_QUICK_S else "OVER"
-                    slowest.append(f"  quick battery {graded.battery_s:.1f} s: {verdict} the {TARGET_QUICK_S:.0f} s target "
-                                   f"(whole grading {graded.total_s:.1f} s with intake and worker start-up)")
+                    slowest.append(
+                        f"  quick battery {graded.battery_s:.1f} s: {verdict} the {TARGET_QUICK_S:.0f} s target "
+                        f"(whole grading {graded.total_s:.1f} s with intake and worker start-up)"
+                    )
     print("\n".join(rows))
     print("\nslowest checks (seconds, examples):")
     print("\n".join(slowest))

@@ -55,14 +55,25 @@ def show(title: str, report: TimingReport, seconds: float, cpu_seconds: float) -
         print(f"  {line}")
 
 
-def timed_measure(title: str, worker: Sandbox, reference: Sandbox, symbols: dict[str, str | None],
-                  config: GraderConfig, mask: torch.Tensor | None) -> None:
+def timed_measure(
+    title: str,
+    worker: Sandbox,
+    reference: Sandbox,
+    symbols: dict[str, str | None],
+    config: GraderConfig,
+    mask: torch.Tensor | None,
+) -> None:
     """measure() with its wall time and the CPU time of the grader and both workers."""
     clocks = [cpu_clock(worker), cpu_clock(reference), time.process_time]
     cpu, wall = [clock() for clock in clocks], time.perf_counter()
     report = measure(worker, ASSIGNMENT, symbols, config, mask=mask, reference=reference)
     wall = time.perf_counter() - wall
-    show(title, report, wall, sum(clock() - before for clock, before in zip(clocks, cpu, strict=True)))
+    show(
+        title,
+        report,
+        wall,
+        sum(clock() - before for clock, before in zip(clocks, cpu, strict=True)),
+    )
 
 
 def start_timed_reference(config: GraderConfig) -> Sandbox:
@@ -76,7 +87,14 @@ def start_timed_reference(config: GraderConfig) -> Sandbox:
 def reference_against_itself(config: GraderConfig, reference: Sandbox) -> None:
     with Sandbox(config.sandbox, label="bench-candidate") as worker:
         worker.load_modules(reference_modules(), main="reference.model")
-        timed_measure("reference vs reference", worker, reference, REFERENCE_SYMBOLS, config, causal_keep_mask(35))
+        timed_measure(
+            "reference vs reference",
+            worker,
+            reference,
+            REFERENCE_SYMBOLS,
+            config,
+            causal_keep_mask(35),
+        )
 
 
 def seed_004(config: GraderConfig, reference: Sandbox) -> None:
@@ -87,7 +105,10 @@ def seed_004(config: GraderConfig, reference: Sandbox) -> None:
         return
     extracted = extract(load_submission(paths[0]), ASSIGNMENT.handout_source())
     resolutions = resolve(extracted, ASSIGNMENT)
-    symbols = {task: (r.symbol if r.found and r.resolved_by != "inline" else None) for task, r in resolutions.items()}
+    symbols = {
+        task: (r.symbol if r.found and r.resolved_by != "inline" else None)
+        for task, r in resolutions.items()
+    }
     parts = resolutions["training"].parts
     symbols["training"] = parts.get("model") or symbols.get("training")
     with Sandbox(config.sandbox, label="bench-seed-004") as worker:
@@ -100,16 +121,22 @@ def seed_004(config: GraderConfig, reference: Sandbox) -> None:
         except WorkerError as exc:
             print(f"seed 004's mask could not be found ({exc.summary()}): timed without one")
             mask = None
-        timed_measure(f"seed 004 ({paths[0].name}) vs reference", worker, reference, symbols, config, mask)
+        timed_measure(
+            f"seed 004 ({paths[0].name}) vs reference", worker, reference, symbols, config, mask
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed-only", action="store_true", help="skip the reference against itself")
+    parser.add_argument(
+        "--seed-only", action="store_true", help="skip the reference against itself"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = GraderConfig()
-    print(f"repeats {config.timing.repeats}, rounds of at least {config.timing.min_round_s * 1000:.0f} ms, {os.cpu_count()} CPUs")
+    print(
+        f"repeats {config.timing.repeats}, rounds of at least {config.timing.min_round_s * 1000:.0f} ms, {os.cpu_count()} CPUs"
+    )
     reference = start_timed_reference(config)
     try:
         if not args.seed_only:

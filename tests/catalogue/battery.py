@@ -30,7 +30,8 @@ from grader.sandbox import Sandbox
 ASSIGNMENT = "transformer_lm"
 
 RUN_CHECKS = frozenset(
-    f"training.{name}" for name in ("runs", "loss_decreases", "not_too_good", "candidate_loop", "mask_reaches_model")
+    f"training.{name}"
+    for name in ("runs", "loss_decreases", "not_too_good", "candidate_loop", "mask_reaches_model")
 )
 """The training task's checks that come from the training run, not from a property suite."""
 
@@ -91,7 +92,9 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
     def say(stage: str) -> None:  # the pipeline's progress callback: when each stage begins
         stages.setdefault(stage, time.perf_counter())
 
-    with Sandbox(config.sandbox, device=config.device, seed=config.seed, label=name or path.stem) as worker:
+    with Sandbox(
+        config.sandbox, device=config.device, seed=config.seed, label=name or path.stem
+    ) as worker:
         report = worker.load(extracted.source)
         if not report.ok:
             error = report.error.summary() if report.error else "unknown error"
@@ -100,7 +103,10 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
         if train:
             checks, training, _ = run_checks(worker, lm, resolutions, report.symbols, config, say)
         else:
-            (checks, _), training = run_suites(worker, lm, resolutions, report.symbols, config, say), None
+            (checks, _), training = (
+                run_suites(worker, lm, resolutions, report.symbols, config, say),
+                None,
+            )
         after_suites = [stages[s] for s in AFTER_SUITES if s in stages]
         battery_s = min(after_suites, default=time.perf_counter()) - loaded
     finished = time.perf_counter()
@@ -108,7 +114,9 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
     return Graded(name or path.stem, by_name, battery_s, finished - started, training, None)
 
 
-def grade_source(source: str, name: str, folder: Path, config: GraderConfig, *, train: bool) -> Graded:
+def grade_source(
+    source: str, name: str, folder: Path, config: GraderConfig, *, train: bool
+) -> Graded:
     """Grade ``source`` handed in as the Python file ``folder/<name>.py``."""
     path = folder / f"{name}.py"
     path.write_text(source, encoding="utf-8")

@@ -223,8 +223,18 @@ def train_masks(ns: dict[str, Any]) -> list[list[int] | None]:
 PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
     probe.__name__: probe
     for probe in (
-        forward_shape, attention, attention_cross, attention_masked, attention_large,
-        dropout_train_changes, dropout_eval_no_op, mha, mha_default, block, model, model_swap,
+        forward_shape,
+        attention,
+        attention_cross,
+        attention_masked,
+        attention_large,
+        dropout_train_changes,
+        dropout_eval_no_op,
+        mha,
+        mha_default,
+        block,
+        model,
+        model_swap,
         train_masks,
     )
 }

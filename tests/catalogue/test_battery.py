@@ -73,7 +73,11 @@ def expected_checks(trained: bool) -> set[str]:
     the whole-model properties (``training.model_*``; the positional-encoding test has a
     ``training`` task too, with other checks) and, when it ran, the training run's."""
     modules = {"attention", "multi_head_attention", "encoder_block", "causal_mask"}
-    names = {name for name in known_checks() if name.split(".")[0] in modules or name.startswith("training.model_")}
+    names = {
+        name
+        for name in known_checks()
+        if name.split(".")[0] in modules or name.startswith("training.model_")
+    }
     return names | RUN_CHECKS if trained else names
 
 
@@ -87,7 +91,9 @@ def battery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Entr
 
     def graded(entry: Entry) -> Graded:
         if entry.name not in cache:
-            cache[entry.name] = grade_source(entry.source, entry.name, folder, CONFIG, train=entry.name in TRAINED)
+            cache[entry.name] = grade_source(
+                entry.source, entry.name, folder, CONFIG, train=entry.name in TRAINED
+            )
             print(f"\n[battery] {cache[entry.name].timing()}")
         return cache[entry.name]
 
@@ -117,13 +123,17 @@ def test_catalogue_covers_the_issue() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", [BASE, *CORRECT], ids=[BASE.name, *(e.name for e in CORRECT)])
-def test_correct_entry_passes_every_property(entry: Entry, battery: Callable[[Entry], Graded]) -> None:
+def test_correct_entry_passes_every_property(
+    entry: Entry, battery: Callable[[Entry], Graded]
+) -> None:
     graded = loaded(battery(entry))
     properties = {name: c for name, c in graded.checks.items() if name not in RUN_CHECKS}
     missing = expected_checks(trained=False) - set(properties)
     assert not missing, f"{graded.timing()}: checks that did not run: {sorted(missing)}"
     failed = [c for c in properties.values() if c.status != "pass"]
-    assert not failed, f"{graded.timing()}: a correct entry ({entry.doc.splitlines()[0]}) fails:\n{describe(failed)}"
+    assert not failed, (
+        f"{graded.timing()}: a correct entry ({entry.doc.splitlines()[0]}) fails:\n{describe(failed)}"
+    )
 
 
 @pytest.mark.slow
@@ -139,7 +149,9 @@ def test_base_passes_the_training_run_checks(battery: Callable[[Entry], Graded])
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", BUGGY, ids=[e.name for e in BUGGY])
 def test_buggy_entry_is_caught(entry: Entry, battery: Callable[[Entry], Graded]) -> None:
-    assert not set(entry.catches) & SMOKE_UNJUDGED, "a loss verdict needs a real training budget, not this battery"
+    assert not set(entry.catches) & SMOKE_UNJUDGED, (
+        "a loss verdict needs a real training budget, not this battery"
+    )
     graded = loaded(battery(entry))
     for name in entry.catches:
         check = graded.checks.get(name)
@@ -152,13 +164,17 @@ def test_buggy_entry_is_caught(entry: Entry, battery: Callable[[Entry], Graded])
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", BUGGY, ids=[e.name for e in BUGGY])
-def test_buggy_entry_passes_the_checks_it_does_not_break(entry: Entry, battery: Callable[[Entry], Graded]) -> None:
+def test_buggy_entry_passes_the_checks_it_does_not_break(
+    entry: Entry, battery: Callable[[Entry], Graded]
+) -> None:
     graded = loaded(battery(entry))
     missing = expected_checks(trained=entry.name in TRAINED) - set(graded.checks)
     assert not missing, f"{graded.timing()}: checks that did not run: {sorted(missing)}"
     allowed = {*entry.catches, *entry.may_catch, *(SMOKE_UNJUDGED if entry.name in TRAINED else ())}
     wrong = [c for name, c in graded.checks.items() if name not in allowed and c.status != "pass"]
-    assert not wrong, f"{graded.timing()}: checks the bug ({entry.doc}) should leave passing:\n{describe(wrong)}"
+    assert not wrong, (
+        f"{graded.timing()}: checks the bug ({entry.doc}) should leave passing:\n{describe(wrong)}"
+    )
 
 
 def assert_helpful(check: CheckResult) -> None:

@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 CRITERIA = ("completion", "optimisation", "reusability", "readability")
 
 
-def grade(source: str, name: str, assignment: str, tmp_path: Path, folders: list[Path] | None = None) -> SubmissionResult:
+def grade(
+    source: str, name: str, assignment: str, tmp_path: Path, folders: list[Path] | None = None
+) -> SubmissionResult:
     path = tmp_path / name
     path.write_text(source, encoding="utf-8")
     return grade_submission(path, assignments.get(assignment, folders), GraderConfig())
@@ -46,7 +48,8 @@ def test_the_reference_as_a_candidate_scores_at_least_95_everywhere(
     result = grade(source, "reference_answer.py", assignment, tmp_path)
     assert not result.errors, result.errors
     assert all(task.status == "pass" for task in result.tasks.values()), {
-        t.id: [(c.name, c.status, c.message) for c in t.checks if c.status != "pass"] for t in result.tasks.values()
+        t.id: [(c.name, c.status, c.message) for c in t.checks if c.status != "pass"]
+        for t in result.tasks.values()
     }
     assert all(answer.found and answer.score >= 0.9 for answer in result.answers)
     for criterion in CRITERIA:
@@ -54,7 +57,7 @@ def test_the_reference_as_a_candidate_scores_at_least_95_everywhere(
     assert result.overall >= 95
 
 
-TOY_TOML = '''
+TOY_TOML = """
 id = "toy_attention"
 title = "A toy test: scaled dot-product attention alone"
 description = "Write attention(query, key, value, mask=None, dropout=None)."
@@ -77,9 +80,9 @@ match = ["why divide the scores"]
   id = "variance"
   text = "Dot products of d-dimensional vectors have variance d; scaling keeps softmax out of saturation."
   patterns = ['variance', 'saturat']
-'''
+"""
 
-TOY_HANDOUT = '''# %% [markdown]
+TOY_HANDOUT = """# %% [markdown]
 # Why divide the scores by the square root of the key dimension?
 
 # %%
@@ -89,7 +92,7 @@ import torch
 
 def attention(query, key, value, mask=None, dropout=None):
     raise NotImplementedError
-'''
+"""
 
 TOY_ANSWER = '''# %% [markdown]
 # Why divide the scores by the square root of the key dimension?
@@ -122,8 +125,16 @@ def test_a_third_assignment_in_a_folder_of_its_own_is_gradable(tmp_path: Path) -
     extra = [tmp_path / "assignments"]
 
     listed = subprocess.run(
-        [str(Path(sys.executable).parent / "grader"), "--assignments-dir", str(extra[0]), "assignments"],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            str(Path(sys.executable).parent / "grader"),
+            "--assignments-dir",
+            str(extra[0]),
+            "assignments",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert listed.returncode == 0, listed.stderr
     assert "toy_attention" in listed.stdout and "transformer_lm" in listed.stdout

@@ -22,7 +22,9 @@ from grader.result import CheckResult, TrainingResult
 from grader.sandbox import LoadReport, Sandbox
 from reference.positional_task import make_dummy_task
 
-VARIANTS = POSITION_BUGS + '''
+VARIANTS = (
+    POSITION_BUGS
+    + '''
 
 class NaNModel(SelfAttentionModel):
     """Predictions that are NaN."""
@@ -54,6 +56,7 @@ def noise_data(batch_size: int, seq_len: int, d_model: int) -> tuple[Tensor, Ten
     """Targets drawn independently of the inputs."""
     return torch.randn(batch_size, seq_len, d_model), torch.randn(batch_size, 1)
 '''
+)
 
 Run = tuple[TrainingResult, dict[str, CheckResult]]
 
@@ -61,7 +64,8 @@ Run = tuple[TrainingResult, dict[str, CheckResult]]
 def train(worker: Sandbox, report: LoadReport, model: str | None = None) -> Run:
     """The training check as the pipeline runs it, for the model class ``model``."""
     result, checks = positional.run_training(
-        worker, assignments.get("positional_encoding"), report.symbols, GraderConfig(), model=model)
+        worker, assignments.get("positional_encoding"), report.symbols, GraderConfig(), model=model
+    )
     return result, {c.name: c for c in checks}
 
 
@@ -76,18 +80,28 @@ def loaded(positional_reference_source: str) -> Iterator[tuple[Sandbox, LoadRepo
 
 
 @pytest.mark.slow  # a full training run
-def test_the_reference_learns_the_task_and_its_data_has_signal(loaded: tuple[Sandbox, LoadReport]) -> None:
+def test_the_reference_learns_the_task_and_its_data_has_signal(
+    loaded: tuple[Sandbox, LoadReport],
+) -> None:
     result, checks = train(*loaded)
     assert {name: c.status for name, c in checks.items()} == {
-        "training.runs": "pass", "training.learns_positions": "pass", "training.dummy_data_signal": "pass"}
+        "training.runs": "pass",
+        "training.learns_positions": "pass",
+        "training.dummy_data_signal": "pass",
+    }
     (run,) = result.runs
     assert result.status == "pass" and run.driver == "reference_loop"
     assert run.val_loss_after < 0.5 * result.baseline_loss < run.val_loss_before
-    assert "position-blind model" in run.message and "make_dummy_task" in checks["training.dummy_data_signal"].message
+    assert (
+        "position-blind model" in run.message
+        and "make_dummy_task" in checks["training.dummy_data_signal"].message
+    )
 
 
 @pytest.mark.slow  # a full training run
-def test_a_model_without_positions_is_no_better_than_the_mean(loaded: tuple[Sandbox, LoadReport]) -> None:
+def test_a_model_without_positions_is_no_better_than_the_mean(
+    loaded: tuple[Sandbox, LoadReport],
+) -> None:
     result, checks = train(*loaded, model="BlindModel")
     assert checks["training.runs"].status == "pass"
     learns = checks["training.learns_positions"]
@@ -100,15 +114,27 @@ def train_only(loaded: tuple[Sandbox, LoadReport], model: str) -> dict[str, Chec
     worker, report = loaded
     spec = assignments.get("positional_encoding").training
     opts = {**positional.DEFAULTS, **spec.options}
-    task = make_dummy_task(0, opts["seq_len"], opts["d_model"], opts["n_train"], opts["n_val"], opts["target_position"])
-    run = positional.train_and_measure(worker, model, report.symbols, task, opts, 100, 1.2, GraderConfig())
+    task = make_dummy_task(
+        0, opts["seq_len"], opts["d_model"], opts["n_train"], opts["n_val"], opts["target_position"]
+    )
+    run = positional.train_and_measure(
+        worker, model, report.symbols, task, opts, 100, 1.2, GraderConfig()
+    )
     return {c.name: c for c in positional.checks_from_run(run, model)}
 
 
-def test_one_prediction_per_position_is_refused_with_the_shape(loaded: tuple[Sandbox, LoadReport]) -> None:
+def test_one_prediction_per_position_is_refused_with_the_shape(
+    loaded: tuple[Sandbox, LoadReport],
+) -> None:
     checks = train_only(loaded, "PerPositionModel")
-    assert checks["training.runs"].status == "error" and checks["training.learns_positions"].status == "error"
-    assert "(512, 8, 1)" in checks["training.runs"].message and "one prediction per sequence" in checks["training.runs"].message
+    assert (
+        checks["training.runs"].status == "error"
+        and checks["training.learns_positions"].status == "error"
+    )
+    assert (
+        "(512, 8, 1)" in checks["training.runs"].message
+        and "one prediction per sequence" in checks["training.runs"].message
+    )
 
 
 def test_nan_predictions_fail_as_nan(loaded: tuple[Sandbox, LoadReport]) -> None:
@@ -117,7 +143,9 @@ def test_nan_predictions_fail_as_nan(loaded: tuple[Sandbox, LoadReport]) -> None
     assert "NaN" in checks["training.learns_positions"].message
 
 
-def test_a_crash_is_an_error_with_the_candidates_message(loaded: tuple[Sandbox, LoadReport]) -> None:
+def test_a_crash_is_an_error_with_the_candidates_message(
+    loaded: tuple[Sandbox, LoadReport],
+) -> None:
     checks = train_only(loaded, "CrashModel")
     assert checks["training.runs"].status == "error"
     assert "mat1 and mat2 shapes cannot be multiplied" in checks["training.runs"].message
@@ -130,11 +158,15 @@ def data_check(loaded: tuple[Sandbox, LoadReport], function: str | None) -> Chec
     worker, report = loaded
     params = report.symbols[function].params if function else None
     sizes = {"n_samples": dummy_data.PER_CALL, "max_len": 8, "d_model": 16}
-    return dummy_data.check(worker, "training", function, params, sizes, seed=0, looked_for=("create_dummy_data",))
+    return dummy_data.check(
+        worker, "training", function, params, sizes, seed=0, looked_for=("create_dummy_data",)
+    )
 
 
 @pytest.mark.parametrize("function", ["signal_data", "dataset_data"])
-def test_data_whose_targets_depend_on_the_inputs_passes(loaded: tuple[Sandbox, LoadReport], function: str) -> None:
+def test_data_whose_targets_depend_on_the_inputs_passes(
+    loaded: tuple[Sandbox, LoadReport], function: str
+) -> None:
     result = data_check(loaded, function)
     assert result.status == "pass", result.message
     assert result.name == "training.dummy_data_signal" and result.examples >= 2
@@ -147,7 +179,9 @@ def test_targets_independent_of_the_inputs_fail(loaded: tuple[Sandbox, LoadRepor
     assert result.counterexample["heldout_r2"] <= result.counterexample["needed"]
 
 
-def test_no_data_function_fails_and_says_what_was_looked_for(loaded: tuple[Sandbox, LoadReport]) -> None:
+def test_no_data_function_fails_and_says_what_was_looked_for(
+    loaded: tuple[Sandbox, LoadReport],
+) -> None:
     result = data_check(loaded, None)
     assert result.status == "fail" and "create_dummy_data" in result.message
 
@@ -161,7 +195,9 @@ def test_seed_000_model_learns_but_its_dummy_data_has_no_signal(seed_000: Path) 
         assert report.ok, report.error
         _, checks = train(worker, report)
     assert checks["training.runs"].status == "pass"
-    assert checks["training.learns_positions"].status == "pass", checks["training.learns_positions"].message
+    assert checks["training.learns_positions"].status == "pass", checks[
+        "training.learns_positions"
+    ].message
     signal = checks["training.dummy_data_signal"]
     assert signal.status == "fail"
     assert "create_dummy_data" in signal.message and "do not depend on the inputs" in signal.message
@@ -188,6 +224,8 @@ def test_measure_tells_a_dependence_from_noise() -> None:
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(600, 8, 16, generator=generator)  # (n, seq, d_model)
     noise = dummy_data.measure(x, torch.randn(600, generator=generator), seed=0)
-    squared = dummy_data.measure(x, x[:, 5, 3] ** 2, seed=0)  # a non-linear, position-dependent target
+    squared = dummy_data.measure(
+        x, x[:, 5, 3] ** 2, seed=0
+    )  # a non-linear, position-dependent target
     assert not noise.has_signal and noise.r2 < dummy_data.MARGIN
     assert squared.has_signal and squared.r2 > 0.9 and squared.blind_r2 < 0.5

@@ -25,7 +25,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Submissi
     out = tmp_path_factory.mktemp("scorecards")
     results = {}
     for name, spec in SUBMISSIONS.items():
-        result = grade_submission(SUBMISSIONS_DIR / spec["file"], transformer, GraderConfig(), name=name)
+        result = grade_submission(
+            SUBMISSIONS_DIR / spec["file"], transformer, GraderConfig(), name=name
+        )
         write_reports(result, out / name)
         results[name] = (result, out / name)
     return results
@@ -52,8 +54,9 @@ def test_the_checks_that_must_fail_do_and_the_others_do_not(name: str, graded: d
     for check in spec["must_not_pass"]:
         assert seen.get(check) != "pass", check
     passing_tasks = {t for t, status in spec["tasks"].items() if status == "pass"}
-    unexpected = {c: s for c, s in seen.items()
-                  if c.split(".")[0] in passing_tasks and s in ("fail", "error")}
+    unexpected = {
+        c: s for c, s in seen.items() if c.split(".")[0] in passing_tasks and s in ("fail", "error")
+    }
     assert not unexpected, unexpected
 
 
@@ -79,5 +82,10 @@ def test_the_scorecard_shows_every_failing_check_with_its_message(name: str, gra
 
 def _escaped(text: str) -> str:
     """Text as Jinja2's autoescape writes it into the page."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&#34;").replace("'", "&#39;"))
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )

@@ -114,7 +114,9 @@ def test_rounds_alternate_and_the_order_flips_every_repeat() -> None:
 
 
 def test_a_spent_budget_stops_after_the_minimum_repeats() -> None:
-    candidate, reference = interleave(lambda: time.sleep(0.01) or 1.0, lambda: 1.0, repeats=50, budget_s=0.0)
+    candidate, reference = interleave(
+        lambda: time.sleep(0.01) or 1.0, lambda: 1.0, repeats=50, budget_s=0.0
+    )
     assert len(candidate) == len(reference) == MIN_REPEATS
 
 
@@ -197,16 +199,23 @@ def test_the_reference_against_itself_comes_out_even(honest: TimingReport) -> No
     assert honest.skipped == ()
     for timing in honest.timings:
         assert 0.5 < timing.ratio < 2.0, timing
-        assert timing.candidate_iqr_ms < timing.candidate_ms and timing.reference_iqr_ms < timing.reference_ms
+        assert (
+            timing.candidate_iqr_ms < timing.candidate_ms
+            and timing.reference_iqr_ms < timing.reference_ms
+        )
     speed = honest.throughput
     assert speed is not None
-    assert speed.candidate_tokens_per_s == pytest.approx(20 * 35 / speed.candidate_ms_per_batch * 1000, rel=1e-3)
+    assert speed.candidate_tokens_per_s == pytest.approx(
+        20 * 35 / speed.candidate_ms_per_batch * 1000, rel=1e-3
+    )
     assert 0.5 < speed.reference_tokens_per_s / speed.candidate_tokens_per_s < 2.0
     assert honest.clock in (CPU_CLOCK, WALL_CLOCK) and honest.clock in honest.evidence[0]
 
 
 @pytest.mark.slow
-def test_a_python_loop_over_heads_is_slower_and_scores_a_lower_band(honest: TimingReport, slow: TimingReport) -> None:
+def test_a_python_loop_over_heads_is_slower_and_scores_a_lower_band(
+    honest: TimingReport, slow: TimingReport
+) -> None:
     (attention,) = slow.timings
     assert attention.ratio > 1.5, attention
     skipped = " ".join(slow.skipped)
@@ -219,10 +228,14 @@ def test_a_python_loop_over_heads_is_slower_and_scores_a_lower_band(honest: Timi
 
 
 @pytest.mark.slow
-def test_tampering_with_clocks_and_torch_in_its_own_process_gains_nothing(reference: Sandbox, slow: TimingReport) -> None:
+def test_tampering_with_clocks_and_torch_in_its_own_process_gains_nothing(
+    reference: Sandbox, slow: TimingReport
+) -> None:
     worker = candidate_worker({"submission": SLOW_ATTENTION + TAMPERING}, "submission")
     try:
-        report = measure(worker, ASSIGNMENT, {"attention": "attention"}, CONFIG, reference=reference)
+        report = measure(
+            worker, ASSIGNMENT, {"attention": "attention"}, CONFIG, reference=reference
+        )
     finally:
         worker.close()
     (tampered,) = report.timings
@@ -236,13 +249,21 @@ def test_tampering_with_clocks_and_torch_in_its_own_process_gains_nothing(refere
 @pytest.mark.slow
 def test_a_crash_is_a_reason_not_an_exception(reference: Sandbox) -> None:
     worker = candidate_worker({"submission": CRASHING}, "submission")
-    symbols = {"attention": "attention", "multi_head_attention": "MultiHeadSelfAttention", "training": None}
+    symbols = {
+        "attention": "attention",
+        "multi_head_attention": "MultiHeadSelfAttention",
+        "training": None,
+    }
     try:
         report = measure(worker, ASSIGNMENT, symbols, CONFIG, reference=reference)
         assert report.timings == ()
         reasons = dict(line.split(": ", 1) for line in report.skipped)
-        assert reasons["attention"] == "not timed: your attention raised ValueError: not finished yet"
-        assert reasons["multi_head_attention"].startswith("not timed: your MultiHeadSelfAttention could not be run")
+        assert (
+            reasons["attention"] == "not timed: your attention raised ValueError: not finished yet"
+        )
+        assert reasons["multi_head_attention"].startswith(
+            "not timed: your MultiHeadSelfAttention could not be run"
+        )
         assert reasons["training"].startswith("not timed: missing, or its checks fail")
         assert worker.alive  # restarted after the crash, for whatever the grader does next
         nothing = scoring.optimisation(report.timings, (), CONFIG.timing)
@@ -254,4 +275,6 @@ def test_a_crash_is_a_reason_not_an_exception(reference: Sandbox) -> None:
 def test_an_assignment_without_timed_tasks_times_nothing() -> None:
     positional = assignment.get("positional_encoding")
     report = measure(None, positional, {}, CONFIG)  # type: ignore[arg-type] - never touched
-    assert report.timings == () and report.skipped == ("no timings are defined for this assignment",)
+    assert report.timings == () and report.skipped == (
+        "no timings are defined for this assignment",
+    )

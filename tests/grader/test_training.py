@@ -43,7 +43,9 @@ def variant(old: str, new: str) -> str:
 Graded = tuple[TrainingResult, dict[str, CheckResult]]
 
 
-def train(source: str, tmp_path: Path, config: GraderConfig | None = None, name: str = "sub.py") -> Graded:
+def train(
+    source: str, tmp_path: Path, config: GraderConfig | None = None, name: str = "sub.py"
+) -> Graded:
     """Intake, mask discovery and the training check of one submission, as the pipeline runs
     them (without the property suites, which tests/catalogue covers)."""
     config = config or GraderConfig()
@@ -62,7 +64,9 @@ def train_path(path: Path, transformer: Assignment, config: GraderConfig) -> Gra
         source = pipeline.find_mask(worker, transformer, resolutions, report.symbols)
         mask = pipeline.causal_mask(worker, source, transformer)
         parts = pipeline.training_parts(resolutions)
-        result, checks = pipeline.run_training(worker, transformer, parts, report.symbols, mask, config)
+        result, checks = pipeline.run_training(
+            worker, transformer, parts, report.symbols, mask, config
+        )
     return result, {c.name.removeprefix("training."): c for c in checks}
 
 
@@ -74,7 +78,11 @@ def test_the_reference_passes_on_the_synthetic_corpus(tmp_path: Path) -> None:
     result, checks = train(BASE, tmp_path)
     assert result.status == "pass" and result.corpus == "synthetic"
     assert {n: c.status for n, c in checks.items()} == {
-        "runs": "pass", "loss_decreases": "pass", "not_too_good": "pass", "candidate_loop": "pass", "mask_reaches_model": "pass",
+        "runs": "pass",
+        "loss_decreases": "pass",
+        "not_too_good": "pass",
+        "candidate_loop": "pass",
+        "mask_reaches_model": "pass",
     }
     ours, baseline = run_of(result, "reference_loop"), run_of(result, "reference_model")
     # Learned from context: far below the unigram baseline, never below the entropy floor.
@@ -83,8 +91,10 @@ def test_the_reference_passes_on_the_synthetic_corpus(tmp_path: Path) -> None:
     # The baseline is the same architecture on the same loop and data: the curves agree.
     assert abs(ours.val_loss_after - baseline.val_loss_after) < 0.5
     assert ours.ms_per_batch > 0 and baseline.ms_per_batch > 0 and baseline.tokens_per_s > 0
-    print(f"\nsynthetic: reference loop {ours.val_loss_before:.3f} -> {ours.val_loss_after:.3f}, "
-          f"baseline model {baseline.val_loss_after:.3f}; ms/batch candidate {ours.ms_per_batch} reference {baseline.ms_per_batch}")
+    print(
+        f"\nsynthetic: reference loop {ours.val_loss_before:.3f} -> {ours.val_loss_after:.3f}, "
+        f"baseline model {baseline.val_loss_after:.3f}; ms/batch candidate {ours.ms_per_batch} reference {baseline.ms_per_batch}"
+    )
 
 
 def test_the_reference_passes_on_penn_treebank(tmp_path: Path) -> None:
@@ -117,7 +127,9 @@ def test_a_model_that_ignores_its_input_did_not_go_down(tmp_path: Path) -> None:
 
 
 def test_a_training_loop_that_drops_the_mask_is_caught(tmp_path: Path) -> None:
-    _, checks = train(variant(LOOP_MASK, "full_mask = None  # train() never masks\n    num_batches"), tmp_path)
+    _, checks = train(
+        variant(LOOP_MASK, "full_mask = None  # train() never masks\n    num_batches"), tmp_path
+    )
     check = checks["mask_reaches_model"]
     assert check.status == "fail"
     assert "no mask was passed" in check.message and "copy the next token" in check.message
@@ -133,11 +145,16 @@ def test_a_model_returning_nan_is_caught(tmp_path: Path) -> None:
 
 def test_a_run_cut_by_its_time_limit_still_reports_what_it_measured(tmp_path: Path) -> None:
     # 100 000 steps cannot finish in 4 s: the run stops at the limit with its curve so far.
-    config = GraderConfig(training_override=TrainingBudget(steps=100_000, eval_every=5, eval_windows=2, timeout_s=4))
+    config = GraderConfig(
+        training_override=TrainingBudget(steps=100_000, eval_every=5, eval_windows=2, timeout_s=4)
+    )
     result, _ = train(BASE, tmp_path, config)
     ours = run_of(result, "reference_loop")
     assert 0 < ours.steps < 100_000 and len(ours.curve) >= 2
-    assert "stopped by the 4 s limit" in ours.message and f"after {ours.steps} of 100000 steps" in ours.message
+    assert (
+        "stopped by the 4 s limit" in ours.message
+        and f"after {ours.steps} of 100000 steps" in ours.message
+    )
     assert ours.val_loss_after is not None and math.isfinite(ours.val_loss_after)
 
 

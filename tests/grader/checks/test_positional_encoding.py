@@ -25,7 +25,14 @@ from grader.pipeline import run_checks
 from grader.result import CheckResult
 from grader.sandbox import ParamInfo, Sandbox
 
-ENCODING_CHECKS = ("learnable", "receives_gradients", "shape_kept", "same_across_batch", "differs_by_position", "all_lengths")
+ENCODING_CHECKS = (
+    "learnable",
+    "receives_gradients",
+    "shape_kept",
+    "same_across_batch",
+    "differs_by_position",
+    "all_lengths",
+)
 MODEL_CHECKS = ("output_shape", "uses_positions")
 
 CORRECT_ENCODINGS = '''
@@ -54,7 +61,8 @@ class ZeroInitEncoding(nn.Module):
         return x + self.table[:, : x.size(1)]
 '''
 
-BUGGY_ENCODINGS = '''
+BUGGY_ENCODINGS = (
+    '''
 
 class BufferEncoding(nn.Module):
     """Bug: the table is a buffer, so it is never trained."""
@@ -89,7 +97,9 @@ class ConstantEncoding(nn.Module):
         return x + self.pe
 
 
-''' + POSITION_BUGS
+'''
+    + POSITION_BUGS
+)
 
 CATCHES = {
     "BufferEncoding": "positional_encoding.learnable",
@@ -104,7 +114,9 @@ Verdicts = dict[str, dict[str, CheckResult]]
 """Class graded -> check name -> result."""
 
 
-def suite_results(worker: Sandbox, task_id: str, symbol: str, symbols: dict, config: GraderConfig) -> dict[str, CheckResult]:
+def suite_results(
+    worker: Sandbox, task_id: str, symbol: str, symbols: dict, config: GraderConfig
+) -> dict[str, CheckResult]:
     """One task's suite on the class ``symbol`` of the loaded submission."""
     task = assignments.get("positional_encoding").task(task_id)
     ctx = SuiteContext(worker, task, symbol, config, shared={"symbols": symbols})
@@ -121,7 +133,14 @@ def graded(path: Path, extra_classes: dict[str, str]) -> Verdicts:
     with Sandbox(config.sandbox, seed=config.seed, label=path.stem) as worker:
         report = worker.load(extracted.source)
         assert report.ok, report.error
-        checks = run_checks(worker, replace(positional, training=None), resolutions, report.symbols, config, lambda _: None)[0]
+        checks = run_checks(
+            worker,
+            replace(positional, training=None),
+            resolutions,
+            report.symbols,
+            config,
+            lambda _: None,
+        )[0]
         verdicts = {"submission": {r.name: r for results in checks.values() for r in results}}
         for symbol, task_id in extra_classes.items():
             verdicts[symbol] = suite_results(worker, task_id, symbol, report.symbols, config)
@@ -129,9 +148,13 @@ def graded(path: Path, extra_classes: dict[str, str]) -> Verdicts:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, positional_reference_source: str) -> Iterator[Verdicts]:
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, positional_reference_source: str
+) -> Iterator[Verdicts]:
     path = tmp_path_factory.mktemp("positional") / "reference_answer.py"
-    path.write_text(positional_reference_source + CORRECT_ENCODINGS + BUGGY_ENCODINGS, encoding="utf-8")
+    path.write_text(
+        positional_reference_source + CORRECT_ENCODINGS + BUGGY_ENCODINGS, encoding="utf-8"
+    )
     extra = {"EmbeddingEncoding": "positional_encoding", "ZeroInitEncoding": "positional_encoding"}
     extra |= {name: check.split(".")[0] for name, check in CATCHES.items()}
     yield graded(path, extra)
@@ -147,16 +170,22 @@ def statuses(results: dict[str, CheckResult]) -> dict[str, str]:
 
 
 def test_the_reference_passes_every_check(reference: Verdicts) -> None:
-    expected = {f"positional_encoding.{c}" for c in ENCODING_CHECKS} | {f"self_attention_model.{c}" for c in MODEL_CHECKS}
+    expected = {f"positional_encoding.{c}" for c in ENCODING_CHECKS} | {
+        f"self_attention_model.{c}" for c in MODEL_CHECKS
+    }
     results = reference["submission"]
     assert set(results) == expected
-    assert statuses(results) == dict.fromkeys(expected, "pass"), [r.message for r in results.values() if not r.passed]
+    assert statuses(results) == dict.fromkeys(expected, "pass"), [
+        r.message for r in results.values() if not r.passed
+    ]
 
 
 @pytest.mark.parametrize("name", ["EmbeddingEncoding", "ZeroInitEncoding"])
 def test_correct_encodings_in_other_styles_pass(reference: Verdicts, name: str) -> None:
     results = reference[name]
-    assert statuses(results) == {f"positional_encoding.{c}": "pass" for c in ENCODING_CHECKS}, [r.message for r in results.values()]
+    assert statuses(results) == {f"positional_encoding.{c}": "pass" for c in ENCODING_CHECKS}, [
+        r.message for r in results.values()
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CATCHES))
@@ -168,17 +197,37 @@ def test_each_bug_is_caught_by_the_check_named_for_it(reference: Verdicts, name:
 
 def test_the_messages_name_the_cause(reference: Verdicts) -> None:
     assert "buffer" in reference["BufferEncoding"]["positional_encoding.learnable"].message
-    assert "batch axis" in reference["BatchAxisEncoding"]["positional_encoding.same_across_batch"].message
-    assert "every position" in reference["ConstantEncoding"]["positional_encoding.differs_by_position"].message
-    assert "one prediction per sequence" in reference["PerPositionModel"]["self_attention_model.output_shape"].message
-    assert "ignores positions" in reference["BlindModel"]["self_attention_model.uses_positions"].message
+    assert (
+        "batch axis"
+        in reference["BatchAxisEncoding"]["positional_encoding.same_across_batch"].message
+    )
+    assert (
+        "every position"
+        in reference["ConstantEncoding"]["positional_encoding.differs_by_position"].message
+    )
+    assert (
+        "one prediction per sequence"
+        in reference["PerPositionModel"]["self_attention_model.output_shape"].message
+    )
+    assert (
+        "ignores positions"
+        in reference["BlindModel"]["self_attention_model.uses_positions"].message
+    )
 
 
 @pytest.mark.slow  # a second worker
 def test_seed_000_is_learnable_but_works_for_one_length_only(seed: Verdicts) -> None:
     results = statuses(seed["submission"])
-    for check in ("learnable", "receives_gradients", "shape_kept", "same_across_batch", "differs_by_position"):
-        assert results[f"positional_encoding.{check}"] == "pass", seed["submission"][f"positional_encoding.{check}"].message
+    for check in (
+        "learnable",
+        "receives_gradients",
+        "shape_kept",
+        "same_across_batch",
+        "differs_by_position",
+    ):
+        assert results[f"positional_encoding.{check}"] == "pass", seed["submission"][
+            f"positional_encoding.{check}"
+        ].message
     lengths = seed["submission"]["positional_encoding.all_lengths"]
     assert lengths.status == "fail"
     assert lengths.criterion == "reusability"
@@ -197,7 +246,10 @@ def test_seed_000_model_predicts_one_number_per_sequence_and_uses_positions(seed
 
 
 def params(*names: str, defaults: tuple[str, ...] = ()) -> list[ParamInfo]:
-    return [ParamInfo(n, "positional_or_keyword", n in defaults, "0" if n in defaults else None) for n in names]
+    return [
+        ParamInfo(n, "positional_or_keyword", n in defaults, "0" if n in defaults else None)
+        for n in names
+    ]
 
 
 VALUES = {"max_len": 8, "d_model": 16, "dropout": 0.0}
@@ -213,10 +265,18 @@ ORDER = ("max_len", "d_model")
         (("a", "b"), {"a": 8, "b": 16}),  # names that say nothing: the handout's order
     ],
 )
-def test_bind_matches_arguments_by_name_in_any_order(names: tuple[str, ...], expected: dict[str, int]) -> None:
+def test_bind_matches_arguments_by_name_in_any_order(
+    names: tuple[str, ...], expected: dict[str, int]
+) -> None:
     assert bind(params(*names), VALUES, ORDER) == ([], expected)
 
 
 def test_bind_leaves_unknown_defaults_alone_and_names_a_missing_parameter() -> None:
-    assert bind(params("d_model", "scale", defaults=("scale",)), VALUES, ORDER) == ([], {"d_model": 16})
-    assert bind(params("d_model", "max_len", "vocab_size"), VALUES, ORDER) == "no value for its parameter 'vocab_size'"
+    assert bind(params("d_model", "scale", defaults=("scale",)), VALUES, ORDER) == (
+        [],
+        {"d_model": 16},
+    )
+    assert (
+        bind(params("d_model", "max_len", "vocab_size"), VALUES, ORDER)
+        == "no value for its parameter 'vocab_size'"
+    )

@@ -41,7 +41,9 @@ def graded(request: pytest.FixtureRequest) -> Iterator[Graded]:
     path = seed_file(request.param)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    result = grade_file(path, GraderConfig(budget="quick"), train=False, name=f"seed004{request.param}")
+    result = grade_file(
+        path, GraderConfig(budget="quick"), train=False, name=f"seed004{request.param}"
+    )
     torch.set_num_threads(threads)
     print(f"\n[battery] {result.timing()}")
     assert result.load_error is None, result.load_error
@@ -52,7 +54,11 @@ def graded(request: pytest.FixtureRequest) -> Iterator[Graded]:
 def test_module_tasks_pass_but_the_default_construction(graded: Graded) -> None:
     checks = {n: c for n, c in graded.checks.items() if n.split(".")[0] in MODULE_TASKS}
     assert {n.split(".")[0] for n in checks} == set(MODULE_TASKS), graded.timing()
-    wrong = [c for n, c in checks.items() if c.status != "pass" and n not in (DEFAULT_CONSTRUCTION, OTHER_LENGTH)]
+    wrong = [
+        c
+        for n, c in checks.items()
+        if c.status != "pass" and n not in (DEFAULT_CONSTRUCTION, OTHER_LENGTH)
+    ]
     assert not wrong, "\n".join(f"{c.name}: {c.status}: {c.message}" for c in wrong)
     other_length = checks[OTHER_LENGTH]
     assert other_length.status in ("pass", "skip"), other_length.message

@@ -19,11 +19,17 @@ PTB_DIR = ROOT / ".." / "shared" / "data" / "ptb"
 
 BAD_SUBMISSIONS = {
     # file name -> (content, what its result must say)
-    "syntax_error.py": (b"import torch\n\n\ndef attention(query, key, value:\n    return query\n", "was never closed"),
+    "syntax_error.py": (
+        b"import torch\n\n\ndef attention(query, key, value:\n    return query\n",
+        "was never closed",
+    ),
     "empty.py": (b"", "the file is empty"),
     "binary_junk.txt": (bytes(range(256)) * 8, "binary file"),
     # A class body runs when the program loads: the worker never becomes ready.
-    "hang.py": (b"import torch\n\n\nclass Hang:\n    while True:\n        pass\n", "failed to load"),
+    "hang.py": (
+        b"import torch\n\n\nclass Hang:\n    while True:\n        pass\n",
+        "failed to load",
+    ),
 }
 MAPPED_SYMBOL = "fancy_kernel"
 """The name `attention` gets in the mapped copy of submissions/typical.py: no alias of it."""
@@ -31,10 +37,19 @@ MAPPED_SYMBOL = "fancy_kernel"
 Runner = Callable[..., subprocess.CompletedProcess]
 
 
-def run_grader(*args: str, cwd: Path | None = None, timeout: float = 900, **kwargs: object) -> subprocess.CompletedProcess:
+def run_grader(
+    *args: str, cwd: Path | None = None, timeout: float = 900, **kwargs: object
+) -> subprocess.CompletedProcess:
     """Run the console script and capture its output as text."""
-    return subprocess.run([str(GRADER), *args], check=False, capture_output=True, text=True, cwd=cwd or ROOT,
-                          timeout=timeout, **kwargs)
+    return subprocess.run(
+        [str(GRADER), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def mapped_typical() -> bytes:

@@ -54,20 +54,42 @@ def batch(grader: Runner, tmp_path_factory: pytest.TempPathFactory) -> GradedBat
     out = root / "out"
     ptb = (PTB_DIR / "ptb.valid.txt").is_file() and (PTB_DIR / "ptb.test.txt").is_file()
     corpus = ["--data-dir", str(PTB_DIR), "--splits", "valid:test"] if ptb else []
-    args = ["grade", str(folder), "--assignment", "transformer_lm", "--out", str(out), "--jobs", "2",
-            "--budget", "quick", "--seed", "3", "--map", f"attention={MAPPED_SYMBOL}",
-            "--format", "html,json,junit,markdown", *corpus]
+    args = [
+        "grade",
+        str(folder),
+        "--assignment",
+        "transformer_lm",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--budget",
+        "quick",
+        "--seed",
+        "3",
+        "--map",
+        f"attention={MAPPED_SYMBOL}",
+        "--format",
+        "html,json,junit,markdown",
+        *corpus,
+    ]
     interrupted, survivors = interrupt_after_first_result(args, out)
     graded = GradedBatch(folder, out, args, ptb, interrupted, survivors=survivors)
-    graded.done_after_interrupt = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
+    graded.done_after_interrupt = {
+        p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")
+    }
     graded.resumed = grader(*args)
     return graded
 
 
-def interrupt_after_first_result(args: list[str], out: Path) -> tuple[subprocess.CompletedProcess, list[int]]:
+def interrupt_after_first_result(
+    args: list[str], out: Path
+) -> tuple[subprocess.CompletedProcess, list[int]]:
     """Start a run, send it SIGTERM once a result.json exists; returns the run and those of
     its processes (grading children, sandbox workers) that outlive it."""
-    run = subprocess.Popen([str(GRADER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    run = subprocess.Popen(
+        [str(GRADER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     deadline = time.monotonic() + 300
     while not any(out.glob("*/result.json")) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)

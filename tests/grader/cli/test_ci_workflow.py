@@ -43,7 +43,11 @@ def job(workflow: dict[str, Any]) -> dict[str, Any]:
 
 def step(job: dict[str, Any], text: str) -> dict[str, Any]:
     """The one step whose name, ``uses`` or script mentions ``text``."""
-    found = [s for s in job["steps"] if text in " ".join(str(s.get(k, "")) for k in ("name", "uses", "run"))]
+    found = [
+        s
+        for s in job["steps"]
+        if text in " ".join(str(s.get(k, "")) for k in ("name", "uses", "run"))
+    ]
     assert len(found) == 1, f"{len(found)} steps mention {text!r}"
     return found[0]
 
@@ -75,7 +79,15 @@ def test_it_runs_on_push_by_hand_and_when_called(workflow: dict[str, Any]) -> No
 
 def test_the_steps_come_in_order(job: dict[str, Any]) -> None:
     names = [s.get("uses", "") + s.get("run", "") for s in job["steps"]]
-    order = ["actions/checkout", "bubblewrap", "bin/pip\" install", "grader\" grade", "GITHUB_STEP_SUMMARY", "junit-report", "upload-artifact"]
+    order = [
+        "actions/checkout",
+        "bubblewrap",
+        'bin/pip" install',
+        'grader" grade',
+        "GITHUB_STEP_SUMMARY",
+        "junit-report",
+        "upload-artifact",
+    ]
     positions = [next(i for i, n in enumerate(names) if text in n) for text in order]
     assert positions == sorted(positions)
 
@@ -94,7 +106,7 @@ def test_the_harness_is_installed_editable_with_bubblewrap_beside_it(job: dict[s
 
 
 def test_the_grade_step_asks_for_every_report_and_the_fail_under_input(job: dict[str, Any]) -> None:
-    grade = step(job, "grader\" grade")["run"]
+    grade = step(job, 'grader" grade')["run"]
     assert FORMATS in grade
     assert '--fail-under "$FAIL_UNDER"' in grade
     assert "inputs.fail-under" in job["env"]["FAIL_UNDER"]
@@ -125,8 +137,15 @@ def run_step(script: str, workspace: Path, env: dict[str, str]) -> subprocess.Co
     """Run a step's script as the runner does for ``shell: bash``."""
     path = workspace.parent / "step.sh"
     path.write_text(script)
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)], cwd=workspace, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,17 +157,27 @@ def ran(job: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Worksp
     env = dict(os.environ)
     env.update({k: evaluate(str(v), {}) for k, v in job["env"].items()})
     env["SUBMISSION"] = "*.py"  # as the repository variable GRADER_SUBMISSION would set it
-    env.update(GITHUB_WORKSPACE=str(root), RUNNER_TEMP=str(base), GITHUB_OUTPUT=str(base / "output"),
-               GITHUB_STEP_SUMMARY=str(base / "summary.md"), GRADER_VENV=str(Path(sys.executable).parents[1]))
+    env.update(
+        GITHUB_WORKSPACE=str(root),
+        RUNNER_TEMP=str(base),
+        GITHUB_OUTPUT=str(base / "output"),
+        GITHUB_STEP_SUMMARY=str(base / "summary.md"),
+        GRADER_VENV=str(Path(sys.executable).parents[1]),
+    )
     if shutil.which("sudo") is None:  # the runner's user needs sudo; here we are root already
         if os.geteuid() != 0:
-            pytest.skip("the workflow runs the grader with sudo, and neither sudo nor root is available")
+            pytest.skip(
+                "the workflow runs the grader with sudo, and neither sudo nor root is available"
+            )
         (base / "bin").mkdir()
         (base / "bin" / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
         (base / "bin" / "sudo").chmod(0o755)
         env["PATH"] = f"{base / 'bin'}{os.pathsep}{env['PATH']}"
-    grade, summary = step(job, "grader\" grade"), step(job, "GITHUB_STEP_SUMMARY")
-    runs = {"grade": run_step(grade["run"], root, env), "summary": run_step(summary["run"], root, env)}
+    grade, summary = step(job, 'grader" grade'), step(job, "GITHUB_STEP_SUMMARY")
+    runs = {
+        "grade": run_step(grade["run"], root, env),
+        "summary": run_step(summary["run"], root, env),
+    }
     runs["grade_fail_under_100"] = run_step(grade["run"], root, {**env, "FAIL_UNDER": "100"})
     return Workspace(root, env, runs)
 
@@ -161,7 +190,10 @@ def test_the_grade_step_grades_the_submission(ran: Workspace) -> None:
     assert "status=0" in ran.outputs()
     result = json.loads((ran.root / ran.env["REPORTS"] / "solution" / "result.json").read_text())
     assert result["submission"]["format"] == "py-percent"
-    assert result["tasks"]["attention"]["status"] == "pass" and result["tasks"]["multi_head_attention"]["status"] == "fail"
+    assert (
+        result["tasks"]["attention"]["status"] == "pass"
+        and result["tasks"]["multi_head_attention"]["status"] == "fail"
+    )
 
 
 @pytest.mark.slow
@@ -194,17 +226,24 @@ def test_the_uploaded_folder_holds_every_report(ran: Workspace, job: dict[str, A
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_the_published_junit_is_well_formed_with_a_case_per_check(ran: Workspace, job: dict[str, Any]) -> None:
+def test_the_published_junit_is_well_formed_with_a_case_per_check(
+    ran: Workspace, job: dict[str, Any]
+) -> None:
     pattern = evaluate(step(job, "Publish the checks")["with"]["report_paths"], ran.env)
     files = glob.glob(str(ran.root / pattern))
     assert len(files) == 1
     root = ET.parse(files[0]).getroot()
     assert_junit_counts(root)
     result = json.loads(Path(files[0]).with_name("result.json").read_text())
-    suites = {suite.get("name"): [case.get("name") for case in suite.iter("testcase")] for suite in root.iter("testsuite")}
+    suites = {
+        suite.get("name"): [case.get("name") for case in suite.iter("testcase")]
+        for suite in root.iter("testsuite")
+    }
     for task_id, task in result["tasks"].items():
         expected = [check["name"] for check in task["checks"]] or [f"{task_id}.implemented"]
-        cases = [c for c in suites[task_id] if not c.startswith("training.run.")]  # plus one case per training run
+        cases = [
+            c for c in suites[task_id] if not c.startswith("training.run.")
+        ]  # plus one case per training run
         assert sorted(cases) == sorted(expected), task_id
         assert len(set(cases)) == len(cases)
 
@@ -215,10 +254,17 @@ def assert_junit_counts(root: ET.Element) -> None:
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     for suite in root.findall("testsuite"):
         cases = suite.findall("testcase")
-        outcomes = [[child.tag for child in case if child.tag in ("failure", "error", "skipped")] for case in cases]
+        outcomes = [
+            [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            for case in cases
+        ]
         assert all(len(o) <= 1 for o in outcomes)
-        counts = {"tests": len(cases), "failures": sum(o == ["failure"] for o in outcomes),
-                  "errors": sum(o == ["error"] for o in outcomes), "skipped": sum(o == ["skipped"] for o in outcomes)}
+        counts = {
+            "tests": len(cases),
+            "failures": sum(o == ["failure"] for o in outcomes),
+            "errors": sum(o == ["error"] for o in outcomes),
+            "skipped": sum(o == ["skipped"] for o in outcomes),
+        }
         assert {k: int(suite.get(k)) for k in counts} == counts, suite.get("name")
         for case in cases:
             assert case.get("name") and case.get("classname")

@@ -34,12 +34,20 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def checked(grader: Runner, answers: Path):
     """Both answers checked in one run, named by a glob, with the default output folder."""
-    return grader("check", str(answers / "mask_*.py"), "--assignment", "transformer_lm", "--jobs", "2", cwd=answers)
+    return grader(
+        "check",
+        str(answers / "mask_*.py"),
+        "--assignment",
+        "transformer_lm",
+        "--jobs",
+        "2",
+        cwd=answers,
+    )
 
 
 def test_a_failing_check_exits_1_and_is_named(checked) -> None:
     assert checked.returncode == 1, checked.stderr
-    report = checked.stdout[checked.stdout.index("mask_leaky: "):]
+    report = checked.stdout[checked.stdout.index("mask_leaky: ") :]
     assert "FAIL causal_mask." in report.split("mask_ok:")[0]
     assert "not a causal mask" in report
 
@@ -59,6 +67,8 @@ def test_reports_go_to_the_default_folder(checked, answers: Path) -> None:
 
 
 def test_a_clean_answer_alone_exits_0(checked, grader: Runner, answers: Path) -> None:
-    run = grader("check", str(answers / "mask_ok.py"), "--assignment", "transformer_lm", cwd=answers)
+    run = grader(
+        "check", str(answers / "mask_ok.py"), "--assignment", "transformer_lm", cwd=answers
+    )
     assert run.returncode == 0, run.stdout + run.stderr  # its result from the run above is reused
     assert "already graded" in run.stderr

@@ -45,7 +45,9 @@ def test_a_bad_submission_is_a_result_that_says_why(batch: GradedBatch, file_nam
     graded = result(batch, name)
     assert all(task["status"] in ("missing", "error") for task in graded["tasks"].values())
     scorecard = (batch.out / name / "scorecard.html").read_text(encoding="utf-8")
-    assert why in " ".join(graded["errors"]) or why in scorecard, f"{name}: the reason '{why}' is not reported"
+    assert why in " ".join(graded["errors"]) or why in scorecard, (
+        f"{name}: the reason '{why}' is not reported"
+    )
 
 
 def test_hanging_code_is_cut_off_by_the_wall_clock_limit(batch: GradedBatch) -> None:
@@ -81,7 +83,9 @@ def test_an_interrupted_run_keeps_its_results_and_ends_its_processes(batch: Grad
     assert batch.interrupted.returncode == 130, batch.interrupted.stderr
     assert "interrupted" in batch.interrupted.stderr and "rerun resumes" in batch.interrupted.stderr
     assert batch.done_after_interrupt, "no result was written before the interruption"
-    assert len(batch.done_after_interrupt) < len(NAMES), "the run finished before it was interrupted"
+    assert len(batch.done_after_interrupt) < len(NAMES), (
+        "the run finished before it was interrupted"
+    )
     assert batch.survivors == [], "processes of the interrupted run outlived it"
 
 
@@ -106,7 +110,9 @@ def test_without_a_terminal_progress_is_one_plain_line_per_event(batch: GradedBa
 
 def test_on_a_terminal_progress_is_redrawn_in_place(batch: GradedBatch) -> None:
     leader, follower = os.openpty()
-    with subprocess.Popen([str(GRADER), *batch.args], stdout=subprocess.PIPE, stderr=follower, cwd=ROOT) as run:
+    with subprocess.Popen(
+        [str(GRADER), *batch.args], stdout=subprocess.PIPE, stderr=follower, cwd=ROOT
+    ) as run:
         os.close(follower)
         shown = b""
         while True:
@@ -127,7 +133,9 @@ def test_on_a_terminal_progress_is_redrawn_in_place(batch: GradedBatch) -> None:
 
 
 @pytest.mark.parametrize(("threshold", "status"), [("0", 0), ("100", 1)])
-def test_fail_under_sets_the_exit_status(batch: GradedBatch, grader: Runner, threshold: str, status: int) -> None:
+def test_fail_under_sets_the_exit_status(
+    batch: GradedBatch, grader: Runner, threshold: str, status: int
+) -> None:
     run = grader(*batch.args, "--fail-under", threshold)  # every result is reused: no regrading
     assert run.returncode == status, run.stderr
     if status:
@@ -135,7 +143,9 @@ def test_fail_under_sets_the_exit_status(batch: GradedBatch, grader: Runner, thr
             assert f"{name}: overall" in run.stderr and "below --fail-under 100" in run.stderr
 
 
-def test_report_re_renders_from_result_json(batch: GradedBatch, grader: Runner, tmp_path: Path) -> None:
+def test_report_re_renders_from_result_json(
+    batch: GradedBatch, grader: Runner, tmp_path: Path
+) -> None:
     copy = Path(shutil.copytree(batch.out / "mapped_typical", tmp_path / "mapped_typical"))
     source = (copy / "result.json").read_bytes()
     for file in REPORT_FILES[1:]:
@@ -155,7 +165,9 @@ def test_report_refuses_a_file_that_is_not_a_result(grader: Runner, tmp_path: Pa
     assert "not a grader result" in run.stderr
 
 
-def test_summary_merges_many_runs_into_one_leaderboard(batch: GradedBatch, grader: Runner, tmp_path: Path) -> None:
+def test_summary_merges_many_runs_into_one_leaderboard(
+    batch: GradedBatch, grader: Runner, tmp_path: Path
+) -> None:
     other_run = tmp_path / "artifact-2"  # as if downloaded from another CI run
     shutil.copytree(batch.out / "mapped_typical", other_run / "candidate-b")
     run = grader("summary", str(batch.out), str(other_run), "--out", str(tmp_path / "leaderboard"))
@@ -172,19 +184,28 @@ def test_summary_merges_many_runs_into_one_leaderboard(batch: GradedBatch, grade
     assert "merged into" in run.stdout
 
 
-def test_summary_of_a_folder_without_results_is_a_usage_error(grader: Runner, tmp_path: Path) -> None:
+def test_summary_of_a_folder_without_results_is_a_usage_error(
+    grader: Runner, tmp_path: Path
+) -> None:
     run = grader("summary", str(tmp_path), "--out", str(tmp_path / "lb"))
     assert run.returncode == 2
     assert "no readable result.json" in run.stderr
 
 
-def test_a_second_run_on_the_same_output_folder_is_refused(batch: GradedBatch, grader: Runner, tmp_path: Path) -> None:
+def test_a_second_run_on_the_same_output_folder_is_refused(
+    batch: GradedBatch, grader: Runner, tmp_path: Path
+) -> None:
     out, hang = tmp_path / "out", batch.folder / "hang.py"
     args = ["grade", str(hang), "--assignment", "transformer_lm", "--out", str(out), "--jobs", "1"]
-    first = subprocess.Popen([str(GRADER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    first = subprocess.Popen(
+        [str(GRADER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     lock = out / ".grader.lock"
     deadline = time.monotonic() + 60
-    while not (lock.is_file() and lock.read_text().strip() == str(first.pid)) and time.monotonic() < deadline:
+    while (
+        not (lock.is_file() and lock.read_text().strip() == str(first.pid))
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     before = sorted(out.rglob("*"))
     second = grader(*args)

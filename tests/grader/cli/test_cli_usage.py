@@ -18,7 +18,9 @@ def test_help_of_every_verb_explains_it_with_an_example(grader: Runner, verb: st
     run = grader(verb, "--help")
     assert run.returncode == 0
     assert "example" in run.stdout
-    assert re.search(rf"^\s+grader {verb}\b", run.stdout, re.MULTILINE), f"no example line of `grader {verb}`"
+    assert re.search(rf"^\s+grader {verb}\b", run.stdout, re.MULTILINE), (
+        f"no example line of `grader {verb}`"
+    )
 
 
 def test_help_without_a_verb_lists_the_verbs(grader: Runner) -> None:
@@ -49,7 +51,9 @@ USAGE_ERRORS = [
 
 
 @pytest.mark.parametrize(("extra", "message"), USAGE_ERRORS, ids=[m for _, m in USAGE_ERRORS])
-def test_a_usage_error_exits_2_and_writes_nothing(grader: Runner, tmp_path: Path, extra: list[str], message: str) -> None:
+def test_a_usage_error_exits_2_and_writes_nothing(
+    grader: Runner, tmp_path: Path, extra: list[str], message: str
+) -> None:
     extra = list(extra)  # the parameter list is shared between runs of the test
     paths = [extra.pop(0)] if not extra[0].startswith("-") else [TYPICAL]
     args = ["grade", *paths, "--out", str(tmp_path / "out"), *extra]
@@ -61,10 +65,22 @@ def test_a_usage_error_exits_2_and_writes_nothing(grader: Runner, tmp_path: Path
     assert not (tmp_path / "out").exists()
 
 
-def test_a_data_dir_without_the_requested_splits_is_a_usage_error(grader: Runner, tmp_path: Path) -> None:
+def test_a_data_dir_without_the_requested_splits_is_a_usage_error(
+    grader: Runner, tmp_path: Path
+) -> None:
     (tmp_path / "ptb.valid.txt").write_text("a b c\n")
-    run = grader("grade", TYPICAL, "-a", "transformer_lm", "--out", str(tmp_path / "out"),
-                 "--data-dir", str(tmp_path), "--splits", "valid:test")
+    run = grader(
+        "grade",
+        TYPICAL,
+        "-a",
+        "transformer_lm",
+        "--out",
+        str(tmp_path / "out"),
+        "--data-dir",
+        str(tmp_path),
+        "--splits",
+        "valid:test",
+    )
     assert run.returncode == 2
     assert "has no ptb.test.txt" in run.stderr
 

@@ -43,18 +43,24 @@ def test_cells_follow_the_handouts_cells(written: Path, transformer: Assignment)
     assert [c.cell_type for c in notebook.cells] == [c.kind for c in cells]
     assert [c.source for c in notebook.cells] == [c.source for c in cells]
     first = notebook.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# Coding test")  # no "# " prefix left
+    assert first.cell_type == "markdown" and first.source.startswith(
+        "# Coding test"
+    )  # no "# " prefix left
     assert "ruff: noqa" not in json.dumps(notebook)  # our notes above the first cell stay out
 
 
-def test_the_python_file_is_the_handout_from_its_first_cell(written: Path, transformer: Assignment) -> None:
+def test_the_python_file_is_the_handout_from_its_first_cell(
+    written: Path, transformer: Assignment
+) -> None:
     text = written.with_suffix(".py").read_text(encoding="utf-8")
     assert text.startswith("# %% [markdown]")
     assert transformer.handout_source().endswith(text)
 
 
 @pytest.mark.parametrize("suffix", [".ipynb", ".py"])
-def test_intake_reads_the_starter_files_back_as_the_handout(written: Path, transformer: Assignment, suffix: str) -> None:
+def test_intake_reads_the_starter_files_back_as_the_handout(
+    written: Path, transformer: Assignment, suffix: str
+) -> None:
     submission = load_submission(written.with_suffix(suffix))
     assert submission.format == ("ipynb" if suffix == ".ipynb" else "py-percent")
     assert submission.errors == ()
@@ -64,8 +70,12 @@ def test_intake_reads_the_starter_files_back_as_the_handout(written: Path, trans
     assert "def attention(" in extracted.source and "class EncoderBlock" in extracted.source
 
 
-def test_an_assignment_without_a_handout_is_refused(transformer: Assignment, tmp_path: Path) -> None:
-    bare = Assignment(id="bare", title="bare", description="", folder=tmp_path, tasks=transformer.tasks)
+def test_an_assignment_without_a_handout_is_refused(
+    transformer: Assignment, tmp_path: Path
+) -> None:
+    bare = Assignment(
+        id="bare", title="bare", description="", folder=tmp_path, tasks=transformer.tasks
+    )
     with pytest.raises(AssignmentError, match="no py:percent handout"):
         write_handout(bare, tmp_path / "out")
 
@@ -85,7 +95,9 @@ def test_the_untouched_handout_is_not_attempted_rather_than_failed(batch: Graded
         assert tasks[task]["status"] == "missing", task
     for task in ("multi_head_attention", "encoder_block"):
         assert "still the handout's placeholder" in tasks[task]["note"]
-    assert "has no function or class `fancy_kernel`" in tasks["attention"]["note"]  # the batch's --map
+    assert (
+        "has no function or class `fancy_kernel`" in tasks["attention"]["note"]
+    )  # the batch's --map
     assert not [t for t, v in tasks.items() if v["status"] == "fail"]
     assert graded_handout(batch)["criteria"]["completion"]["score"] == 0
 

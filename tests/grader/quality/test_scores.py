@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from grader import scoring
+from grader.config import TimingConfig
 from grader.quality import QualityConfig, analyse, readability_score, static_penalty
 from grader.result import Finding
 
@@ -30,6 +32,21 @@ def test_static_penalty_is_capped() -> None:
     points, evidence = static_penalty(findings, "optimisation", config)
     assert points == 25.0
     assert "capped" in evidence[-1]
+
+
+def test_criterion_scores_price_findings_with_the_configured_costs() -> None:
+    """`GraderConfig.quality` reaches the optimisation and reusability scores, not the defaults."""
+    findings = [_finding("opt.a", 1, "major"), _finding("reuse.x", 2, "major", "reusability")]
+    default, dear = (
+        QualityConfig(),
+        QualityConfig(finding_cost={"info": 0.0, "minor": 3.0, "major": 20.0}),
+    )
+    assert dear.finding_cost["major"] != default.finding_cost["major"]
+    for config in (default, dear):
+        speed = scoring.optimisation([], findings, TimingConfig(), quality=config)
+        reuse = scoring.reusability([], findings, 25.0, quality=config)
+        assert speed.score == 100.0 - config.finding_cost["major"]
+        assert reuse.score == 100.0 - config.finding_cost["major"]
 
 
 def test_no_findings_cost_nothing() -> None:
