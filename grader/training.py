@@ -29,7 +29,7 @@ from grader.assignment import TrainingSpec
 from grader.checks.masks import identify
 from grader.config import GraderConfig
 from grader.result import CheckResult, CurvePoint, TrainingResult, TrainingRun
-from grader.sandbox import CandidateError, Sandbox, WorkerError
+from grader.sandbox import CandidateError, Sandbox, WorkerError, roles
 from grader.trusted import ReferenceUnavailable, start_reference
 from reference.data import Corpus, batchify
 from reference.masks import causal_mask
@@ -314,7 +314,7 @@ def observe_masks(
     bptt = opts.get("bptt", 35)
     vocab = 50
     target = attention_fn or f"{model_cls}.forward"
-    arg = "mask" if attention_fn else "src_mask"
+    position = 3 if attention_fn else 1  # attention(query, key, value, mask), forward(src, mask)
     model = worker.new(model_cls, vocab, 16, 2, 32, 1, 0.0)
     criterion, optimizer, scheduler = worker.run("training_objects", model, 0.1)
     data = torch.randint(
@@ -344,7 +344,22 @@ def observe_masks(
         pass  # the masks recorded before the crash are what we came for
     records = worker.recorded(target)
     worker.stop_recording(target)
-    return [r.get(arg) for r in records if isinstance(r.get(arg), torch.Tensor)]
+    found = (mask_argument(r, position) for r in records)
+    return [m for m in found if isinstance(m, torch.Tensor)]
+
+
+def mask_argument(record: dict[str, Any], position: int) -> Any:
+    """The mask in a recorded call (arguments by the candidate's parameter names): the
+    parameter named like a mask (`roles.MASK_NAMES`), else the one at the handout's
+    ``position``; None when the call had neither."""
+    named = next((record[name] for name in roles.MASK_NAMES if name in record), None)
+    return named if named is not None else argument_at(record, position)
+
+
+def argument_at(record: dict[str, Any], position: int) -> Any:
+    """The ``position``-th argument of a recorded call (``self`` not counted), or None."""
+    arguments = [v for k, v in record.items() if k not in ("self", "return")]
+    return arguments[position] if position < len(arguments) else None
 
 
 def candidate_loop(
@@ -440,14 +455,14 @@ def mask_observations(records: list[dict[str, Any]], bptt: int) -> list[str]:
     """What reached the model's forward during the candidate's loop, in sentences."""
     if not records:
         return ["the model's forward was never called"]
-    masks = [r.get("src_mask", r.get("mask")) for r in records]
+    masks = [mask_argument(r, 1) for r in records]
     none = sum(m is None for m in masks)
     notes = []
     if none:
         notes.append(f"no mask was passed in {none} of {len(masks)} calls of the model")
     for m, r in zip(masks, records, strict=True):
         if isinstance(m, torch.Tensor):
-            src = r.get("src")
+            src = argument_at(r, 0)
             length = int(m.shape[-1])
             style = identify(m, length)
             if isinstance(style, str):

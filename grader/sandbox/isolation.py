@@ -44,6 +44,7 @@ WORKER_FILES = (
     "audit.py",
     "loader.py",
     "recorder.py",
+    "roles.py",
     "recipes.py",
     *(f"{name}.py" for name in RECIPE_MODULES),
 )

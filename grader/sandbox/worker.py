@@ -2,8 +2,8 @@
 
 Started by the grader (see ``process.py``) as ``python -I /worker/worker.py CONFIG`` inside
 bubblewrap, as an unprivileged uid, with a scrubbed environment. It imports nothing from
-``grader``: its siblings (``protocol``, ``audit``, ``loader``, ``recorder``, ``recipes``) are
-bound read-only next to it, and the project itself is not in the sandbox at all.
+``grader``: its siblings (``protocol``, ``audit``, ``loader``, ``recorder``, ``roles``,
+``recipes``) are bound read-only next to it, and the project itself is not in the sandbox.
 
 Start-up, in order: import torch (before any limit or hook, as the environment's own code);
 apply the resource limits; seed; install the audit hook; say "ready". Then serve requests
@@ -39,6 +39,7 @@ import loader
 import protocol
 import recipes
 import recorder
+import roles
 import torch
 
 TRACEBACK_CHARS = 8000
@@ -231,12 +232,14 @@ class Worker:
         return Keep(self.constructors[name](*args, **kwargs))
 
     def op_call(self, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return self._target(target)(*args, **kwargs)
+        function = self._target(target)
+        return function(*args, **roles.rebind(function, args, kwargs))
 
     def op_call_method(
         self, target: Any, method: str, args: list[Any], kwargs: dict[str, Any]
     ) -> Any:
-        return getattr(self._target(target), method)(*args, **kwargs)
+        function = getattr(self._target(target), method)
+        return function(*args, **roles.rebind(function, args, kwargs))
 
     def op_getattr(self, target: Any, path: str) -> Any:
         obj = self._target(target)
