@@ -71,6 +71,9 @@ class Finding:
     """``info`` costs nothing, ``minor`` and ``major`` cost the points the configuration sets."""
     symbol: str | None = None
     """The function or class the finding is in, when known."""
+    where: str | None = None
+    """The same line in the file as handed in, as the candidate would look for it: ``line 99``
+    for text formats, ``cell 5, line 3`` for notebooks (0-based cells); None when unknown."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from grader.config import QualityConfig
@@ -68,9 +68,27 @@ def analyse_submission(
     config: QualityConfig | None = None,
 ) -> QualityReport:
     """`analyse` the extracted program with the submission's top-level code put back after
-    it (`grader.quality.toplevel.review_program`)."""
+    it (`grader.quality.toplevel.review_program`); each finding also says where its line is
+    in the file as handed in (``Finding.where``)."""
     program = review_program(sub, extracted, handout_source)
-    return analyse(program.source, program.candidate_lines, config)
+    report = analyse(program.source, program.candidate_lines, config)
+    located = tuple(
+        replace(f, where=where_in_file(sub, program.line_map, f.line)) for f in report.findings
+    )
+    return replace(report, findings=located)
+
+
+def where_in_file(
+    sub: Submission, line_map: dict[int, tuple[int, int]], line: int | None
+) -> str | None:
+    """Program line ``line`` as the candidate finds it in their file: ``line N`` of a text
+    file, ``cell C, line N`` of a notebook (whose lines are JSON); None when it is not mapped."""
+    if line is None or line not in line_map:
+        return None
+    index, in_cell = line_map[line]
+    if sub.format == "ipynb":
+        return f"cell {index}, line {in_cell}"
+    return f"line {sub.cells[index].line_offset + in_cell}"
 
 
 def analyse(

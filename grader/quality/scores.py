@@ -72,9 +72,9 @@ def static_penalty(
         counted = found[: config.max_findings_per_rule]
         cost = sum(config.finding_cost[f.severity] for f in counted)
         total += cost
-        lines = ", ".join(str(f.line) for f in found if f.line is not None)
+        places = [f.where or f"line {f.line}" for f in found if f.where or f.line is not None]
         extra = f", {len(counted)} counted" if len(found) > len(counted) else ""
-        where = f" at line(s) {lines}" if lines else ""
+        where = f" at {', '.join(places)}" if places else ""
         evidence.append(
             f"{_off(cost)}: {rule}{where} ({len(found)} found{extra}). {found[0].message}"
         )
@@ -146,8 +146,8 @@ def _commented_code_part(report: QualityReport, config: QualityConfig) -> tuple[
     if not flagged:
         return 0.0, "-0: no commented-out code on the candidate's lines."
     points = min(config.max_commented_code_penalty, config.commented_code_cost * len(flagged))
-    lines = ", ".join(str(f.line) for f in flagged)
-    return points, f"{_off(points)}: commented-out code left in at line(s) {lines}."
+    places = ", ".join(f.where or f"line {f.line}" for f in flagged)
+    return points, f"{_off(points)}: commented-out code left in at {places}."
 
 
 def _off(points: float) -> str:

@@ -14,6 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.intake.submission import Submission
+from grader.quality import QualityReport
+
 SEEDS = Path(__file__).resolve().parents[3] / ".." / "shared" / "seeds"
 _FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 _EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
@@ -67,3 +70,28 @@ def _parses(code: str) -> bool:
     except SyntaxError:
         return False
     return True
+
+
+def line_in_file(sub: Submission, where: str) -> str:
+    """The text ``Finding.where`` names in the file as handed in: ``line N`` of a text file,
+    ``cell C, line N`` of a notebook."""
+    numbers = [int(n) for n in re.findall(r"\d+", where)]
+    if sub.format == "ipynb":
+        cell, line = numbers
+        return sub.cells[cell].source.split("\n")[line - 1]
+    (line,) = numbers
+    return Path(sub.path).read_text(encoding=sub.encoding).split("\n")[line - 1]
+
+
+def assert_located(sub: Submission, report: QualityReport) -> int:
+    """Every finding on a program line says where that line is in the file, and the file has
+    the same text there; returns how many findings were checked."""
+    program = report.source.split("\n")
+    checked = 0
+    for finding in report.findings:
+        if finding.line is None:
+            continue
+        assert finding.where, finding
+        assert line_in_file(sub, finding.where).rstrip() == program[finding.line - 1].rstrip()
+        checked += 1
+    return checked

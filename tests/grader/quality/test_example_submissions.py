@@ -15,6 +15,8 @@ from grader import assignment
 from grader.intake import extract, load_submission
 from grader.quality import QualityReport, analyse_submission
 
+from .seeds import assert_located
+
 SUBMISSIONS = Path(__file__).resolve().parents[3] / "submissions"
 STATIC = ("opt.", "reuse.", "readability.", "ruff.")
 """Rule prefixes of this package; the README also lists notebook facts, checked elsewhere."""
@@ -71,3 +73,14 @@ def test_strong_submissions_have_no_weighty_static_findings(
     for name in ("strong", "export_strong"):
         weighty = [f for f in reports[name].findings if f.severity != "info"]
         assert not weighty, name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_finding_says_where_its_line_is_in_the_file(
+    name: str, reports: dict[str, QualityReport]
+) -> None:
+    """``Finding.where`` points at the same text in the file as handed in, whatever the
+    extracted program dropped before it (markdown cells, handout lines, top-level work)."""
+    sub = load_submission(SUBMISSIONS / EXPECTED[name]["file"])
+    checked = assert_located(sub, reports[name])
+    assert checked or not reports[name].findings

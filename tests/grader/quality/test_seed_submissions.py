@@ -16,7 +16,7 @@ from grader import assignment
 from grader.intake import extract, load_submission
 from grader.quality import QualityReport, analyse_submission, readability_score, static_penalty
 
-from .seeds import lines_matching, seed
+from .seeds import assert_located, lines_matching, seed
 
 BARE_MOVE = r"^\w+\.to\(device\)\s*$"
 
@@ -105,6 +105,13 @@ def test_careful_reviewer_scores(notebook):
     assert optimisation >= 30  # three thrown-away copies and a hard-coded device
     reusability, _ = static_penalty(notebook.findings, "reusability")
     assert reusability > 0
+
+
+@pytest.mark.parametrize("pattern", FORMATS)
+def test_findings_say_where_they_are_in_the_file(pattern, formats):
+    """A notebook's findings name the cell and its line; the text export's name the file line."""
+    sub = load_submission(seed(pattern))
+    assert assert_located(sub, formats[pattern]) >= 5  # the moves, the device, the masks
 
 
 def test_both_formats_find_the_same(formats):
