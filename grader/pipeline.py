@@ -21,7 +21,7 @@ import torch
 from grader import __version__, positional, scoring, timing, training
 from grader.answers import find_and_score
 from grader.assignment import Assignment, TaskSpec
-from grader.checks import SUITES
+from grader.checks import SUITES, language_model
 from grader.checks import mask_source as masks
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
@@ -191,7 +191,7 @@ def run_checks(
     say: Progress,
 ) -> tuple[dict[str, list[CheckResult]], TrainingResult | None, timing.TimingReport]:
     """Every task's suite, then the training check, then the timings, in one worker."""
-    results, source = run_suites(worker, assignment, resolutions, symbols, config, say)
+    results, source, seq_first = run_suites(worker, assignment, resolutions, symbols, config, say)
     parts = training_parts(resolutions)
     kind = assignment.training.kind if assignment.training else None
     mask = causal_mask(worker, source, assignment)
@@ -209,7 +209,7 @@ def run_checks(
         elif kind == "language_model" and parts.get("model"):
             say("training")
             training_result, training_checks = run_training(
-                worker, assignment, parts, symbols, mask, config, reference
+                worker, assignment, parts, symbols, mask, config, reference, seq_first
             )
         if training_checks:
             results.setdefault("training", []).extend(training_checks)
@@ -226,7 +226,14 @@ def run_checks(
             else timing.PTB_VOCAB
         )
         timings = timing.measure(
-            worker, assignment, timed, config, mask=mask, vocab_size=vocab, reference=reference
+            worker,
+            assignment,
+            timed,
+            config,
+            mask=mask,
+            vocab_size=vocab,
+            reference=reference,
+            seq_first=seq_first,
         )
     finally:
         if reference is not None:
@@ -268,17 +275,25 @@ def run_suites(
     symbols: dict[str, Any],
     config: GraderConfig,
     say: Progress,
-) -> tuple[dict[str, list[CheckResult]], masks.MaskSource]:
+) -> tuple[dict[str, list[CheckResult]], masks.MaskSource, bool]:
     """The property suites of every task (after finding the candidate's causal mask, which
-    the suites share), and the mask source they used."""
+    the suites share), the mask source they used, and whether the candidate's model is
+    seq-first throughout (then graded through a batch-first view)."""
     symbol_of = resolved_symbols(resolutions)
     model = training_parts(resolutions).get("model")
-    if assignment.training and assignment.training.kind == "language_model":
+    language = assignment.training is not None and assignment.training.kind == "language_model"
+    if language:
         say("finding the causal mask")
         source = find_mask(worker, assignment, resolutions, symbols)
     else:
         source = masks.MaskSource(None, None, "this assignment has no causal mask")
-    shared = {"mask_source": source, "symbols": symbols}
+    seq_first = False
+    if language and model:
+        try:
+            seq_first = language_model.is_seq_first(worker, model, source)
+        except WorkerError:  # the probe killed the worker: the model's own checks will say why
+            worker.restart()
+    shared = {"mask_source": source, "symbols": symbols, "seq_first": seq_first}
     results: dict[str, list[CheckResult]] = {}
     for task in assignment.tasks:
         symbol = symbol_of.get(task.id) if task.id != "training" else model
@@ -300,7 +315,7 @@ def run_suites(
         ) as exc:  # the suite itself could not start (e.g. construction killed the worker)
             results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
             worker.restart()
-    return results, source
+    return results, source, seq_first
 
 
 def resolved_symbols(resolutions: dict[str, Any]) -> dict[str, str | None]:
@@ -367,6 +382,7 @@ def run_training(
     mask: torch.Tensor | None,
     config: GraderConfig,
     reference: Sandbox | None = None,
+    seq_first: bool = False,
 ) -> tuple[TrainingResult, list[CheckResult]]:
     """The language-model training check: the grader's loop on the candidate's model, their own
     loop, and the reference baseline (in ``reference``, a trusted worker, when given); ``mask``
@@ -387,6 +403,8 @@ def run_training(
             opts["nlayers"],
             opts["dropout"],
         )
+        if seq_first:
+            model = worker.run("batch_first_view", model)  # our loop is batch-first
         runs.append(
             training.train_and_measure(worker, model, corpus, spec, config, mask, "reference_loop")
         )
@@ -410,6 +428,7 @@ def run_training(
                 corpus,
                 config,
                 mask,
+                seq_first,
             )
             runs.append(run)
         except WorkerError as exc:

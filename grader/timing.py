@@ -142,9 +142,11 @@ class Sizes:
     lr: float
     clip: float
     gamma: float
+    seq_first: bool = False
+    """The candidate's model is seq-first: it is trained through its batch-first view."""
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], vocab: int) -> Sizes:
+    def from_options(cls, options: Mapping[str, Any], vocab: int, seq_first: bool = False) -> Sizes:
         return cls(
             batch=options.get("batch_size", 20),
             heads=options.get("nhead", 2),
@@ -157,6 +159,7 @@ class Sizes:
             lr=options.get("lr", 5.0),
             clip=options.get("clip", 0.5),
             gamma=options.get("gamma", 0.95),
+            seq_first=seq_first,
         )
 
     @property
@@ -199,6 +202,7 @@ def measure(
     mask: torch.Tensor | None = None,
     vocab_size: int = PTB_VOCAB,
     reference: Sandbox | None = None,
+    seq_first: bool = False,
 ) -> TimingReport:
     """Time the candidate's attention, multi-head attention and training step against the
     reference's.
@@ -212,6 +216,7 @@ def measure(
     :param vocab_size: vocabulary of the timed model (the handout's PTB by default).
     :param reference: a worker with `grader.trusted.start_reference`'s reference loaded, to share across
         submissions; by default one is started here and closed at the end.
+    :param seq_first: the candidate's model is seq-first (`grader.checks.language_model.is_seq_first`).
     """
     spec = assignment.training
     tasks = [task for task in TASKS if task in {t.id for t in assignment.tasks}]
@@ -225,7 +230,7 @@ def measure(
     present = [task for task in tasks if symbols.get(task)]
     if not present:
         return TimingReport((), tuple(skipped), None, "none")
-    sizes = Sizes.from_options(spec.options, vocab_size)
+    sizes = Sizes.from_options(spec.options, vocab_size, seq_first)
     masks = (mask, None if mask is None else causal_keep_mask(sizes.seq))
     own = reference is None
     timings: list[Timing] = []
@@ -494,6 +499,8 @@ def training_item(
     def trainer(w: Sandbox, cls: str) -> tuple[Handle, Handle]:
         w.run("reseed", seed)
         model = w.new(cls, s.vocab, s.d_model, s.heads, s.d_hid, s.layers, s.dropout)
+        if s.seq_first and w is worker:
+            model = w.run("batch_first_view", model)  # the trainer feeds batch-first windows
         return model, w.run("lm_trainer", model, s.lr, s.clip, s.gamma)
 
     theirs = _built(

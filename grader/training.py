@@ -370,8 +370,10 @@ def candidate_loop(
     corpus: Corpus,
     config: GraderConfig,
     mask: torch.Tensor | None,
+    seq_first: bool = False,
 ) -> tuple[TrainingRun, list[str]]:
-    """The candidate's own train() for a few windows of our data, then our evaluation."""
+    """The candidate's own train() for a few windows of our data, then our evaluation (of a
+    seq-first model through its batch-first view: their train() gets the model itself)."""
     opts = spec.options
     bptt, batch = opts.get("bptt", 35), opts.get("batch_size", 20)
     # As many batches as the grader's own loop: the handout's SGD at lr 5 spikes in its first
@@ -412,7 +414,8 @@ def candidate_loop(
     evals = EvalSet.from_tokens(
         corpus.valid, opts.get("eval_batch_size", 10), bptt, config.training_budget.eval_windows
     )
-    before = validation_loss(worker, model, evals, mask, corpus.vocab_size)
+    judged = worker.run("batch_first_view", model) if seq_first else model
+    before = validation_loss(worker, judged, evals, mask, corpus.vocab_size)
     target = f"{model_cls}.forward"
     worker.record(target)
     try:
@@ -436,7 +439,7 @@ def candidate_loop(
             candidate_reported=printed,
             observations=tuple(observations),
         ), observations
-    after = validation_loss(worker, model, evals, mask, corpus.vocab_size)
+    after = validation_loss(worker, judged, evals, mask, corpus.vocab_size)
     status, message = verdict(before, after, corpus, config)
     return TrainingRun(
         "candidate_loop",

@@ -7,11 +7,14 @@ as ``forward(src, src_mask)`` with ``src`` in the layout the assignment's loop u
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from grader.checks import draw
 from grader.checks.attention import skip
 from grader.checks.base import SuiteContext, Violation, assert_no_leak, run_property
+from grader.checks.mask_source import MaskSource
 from grader.result import CheckResult
 from grader.sandbox import CandidateError
 
@@ -20,11 +23,51 @@ VOCAB = 50
 SIZES = {"d_model": 16, "nhead": 2, "d_hid": 32, "nlayers": 2, "dropout": 0.0}
 """A small model of the handout's shape (the handout uses 200/2/200/2)."""
 LOGIT_TOLERANCE = 1e-4
+LAYOUT_PROBE = (3, 7)
+"""(batch, seq) of the window that tells a batch-first model from a seq-first one: unequal,
+so that a mask for the sequence cannot fit the batch axis."""
+SEQ_FIRST = (
+    "your model is seq-first throughout: it takes (seq, batch) token ids and returns (seq, batch, "
+    "vocab) logits, while the handout's model and loop are batch-first ((batch, seq) in, (batch, "
+    "seq, vocab) out). The other checks, the training runs and the timing called it through a "
+    "view that transposes its input and output, so they judge the model itself; to follow the "
+    "handout, make the model batch-first and feed it batch-first windows"
+)
 
 
 def tokens(batch: int, seq: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     return torch.randint(0, VOCAB, (batch, seq), generator=gen)  # (B, L)
+
+
+def is_seq_first(worker: Any, model_symbol: str, source: MaskSource | None) -> bool:
+    """Whether the candidate's model is seq-first throughout: a batch-first window (batch !=
+    seq) does not give (batch, seq, vocab) logits, and the same window transposed gives
+    (seq, batch, vocab). A model that only returns its logits transposed is not (its input is
+    batch-first), and stays a `model_output_shape` failure."""
+    batch, seq = LAYOUT_PROBE
+    src = tokens(batch, seq, 0)  # (batch, seq)
+    try:
+        handle = worker.new(model_symbol, VOCAB, *SIZES.values())
+        worker.call_method(handle, "eval")
+        mask = (
+            None
+            if source is None or source.style is None
+            else source.mask(worker, seq, torch.float32)
+        )
+    except CandidateError:
+        return False  # it cannot be built: the checks say so
+
+    def logits_shape(window: torch.Tensor) -> tuple[int, ...] | None:
+        try:
+            out = worker.call(handle, window, mask)
+        except CandidateError:
+            return None
+        return tuple(out.shape) if isinstance(out, torch.Tensor) else None
+
+    if logits_shape(src) == (batch, seq, VOCAB):
+        return False
+    return logits_shape(src.t().contiguous()) == (seq, batch, VOCAB)
 
 
 def run(ctx: SuiteContext) -> list[CheckResult]:
@@ -39,9 +82,12 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     )
     if model_symbol is None:
         return [skip(ctx, n, "no model class found") for n in names]
+    seq_first = bool(ctx.shared.get("seq_first"))
     try:
         handle = w.new(model_symbol, VOCAB, *SIZES.values())
         w.call_method(handle, "eval")
+        if seq_first:
+            handle = w.run("batch_first_view", handle)  # (batch, seq) in, (batch, seq, vocab) out
     except CandidateError as exc:  # construction failed: no property can run
         return [
             CheckResult(
@@ -158,14 +204,19 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             )
 
     shapes = draw.token_shapes()
-    return [
-        run_property(
+    layout = (
+        CheckResult(f"{ctx.task.id}.model_output_shape", ctx.task.id, "fail", SEQ_FIRST)
+        if seq_first
+        else run_property(
             ctx,
             "model_output_shape",
             shapes,
             output_shape,
             passed="logits have shape (batch, seq, vocab)",
-        ),
+        )
+    )
+    return [
+        layout,
         run_property(
             ctx,
             "model_causal",

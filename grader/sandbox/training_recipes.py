@@ -68,6 +68,27 @@ def lm_trainer(
     return Trainer(model, lr, clip, gamma, ctx.device, optimizer)
 
 
+class BatchFirst(nn.Module):
+    """A seq-first language model seen batch-first: (batch, seq) tokens in, (batch, seq,
+    ntoken) logits out. The grader's loop and checks are batch-first; a model written seq-first
+    throughout (as PyTorch's word-language-model example is) is graded through this view, so
+    the checks judge the model rather than its layout, which the report names on its own."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, src: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self.model(src.t(), mask)  # (seq, batch) in, (seq, batch, ntoken) out
+        return logits.transpose(0, 1)  # (batch, seq, ntoken)
+
+
+@recipe
+def batch_first_view(ctx: Context, model: nn.Module) -> BatchFirst:
+    """``model`` (seq-first) behind a batch-first `BatchFirst` view, sharing its parameters."""
+    return BatchFirst(model)
+
+
 @recipe
 def lm_logits(
     ctx: Context, model: nn.Module, data: torch.Tensor, mask: torch.Tensor | None

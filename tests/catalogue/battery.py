@@ -103,7 +103,7 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
         if train:
             checks, training, _ = run_checks(worker, lm, resolutions, report.symbols, config, say)
         else:
-            (checks, _), training = (
+            (checks, _, _), training = (
                 run_suites(worker, lm, resolutions, report.symbols, config, say),
                 None,
             )

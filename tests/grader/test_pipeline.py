@@ -22,6 +22,7 @@ from grader.result import SubmissionResult
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 CRITERIA = ("completion", "optimisation", "reusability", "readability")
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def grade(
@@ -55,6 +56,47 @@ def test_the_reference_as_a_candidate_scores_at_least_95_everywhere(
     for criterion in CRITERIA:
         assert result.criteria[criterion].score >= 95, explain(result)
     assert result.overall >= 95
+
+
+SEQ_FIRST_CHANGES = {
+    # The model takes (seq, batch) tokens and returns (seq, batch, ntoken) logits ...
+    "x = self.pos_encoder(self.embedding(src))  # (batch, seq, d_model)": (
+        "x = self.pos_encoder(self.embedding(src.t()))  # (seq, batch) in, batch-first inside"
+    ),
+    "return self.linear(x)  # (batch, seq, ntoken)": (
+        "return self.linear(x).transpose(0, 1)  # (seq, batch, ntoken)"
+    ),
+    # ... and the loop feeds it seq-first windows, with targets in the logits' order.
+    "data = source[i : i + seq_len].t()  # (batch, seq)": "data = source[i : i + seq_len]",
+    "targets = source[i + 1 : i + 1 + seq_len].t().reshape(-1)  # (batch * seq,)": (
+        "targets = source[i + 1 : i + 1 + seq_len].reshape(-1)  # (seq * batch,)"
+    ),
+}
+SEQ_AXIS = (
+    "output = model(data, window_mask(full_mask, data.size(1)))",
+    "output = model(data, window_mask(full_mask, data.size(0)))",
+)
+"""The loop's mask length comes from the sequence axis, now axis 0 (train and evaluate)."""
+"""The catalogue's correct base made seq-first throughout, as PyTorch's word-language-model
+example is: correct, but not the handout's batch-first interface."""
+
+
+def test_a_seq_first_model_is_graded_through_a_batch_first_view(tmp_path: Path) -> None:
+    source = (PROJECT_DIR / "tests" / "catalogue" / "base.py").read_text(encoding="utf-8")
+    for old, new in SEQ_FIRST_CHANGES.items():
+        assert source.count(old) == 1, f"base.py no longer contains {old!r} exactly once"
+        source = source.replace(old, new)
+    assert source.count(SEQ_AXIS[0]) == 2
+    source = source.replace(*SEQ_AXIS)
+    result = grade(source, "seq_first.py", "transformer_lm", tmp_path)
+    training = {c.name: c for c in result.tasks["training"].checks}
+    layout = training.pop("training.model_output_shape")
+    assert layout.status == "fail" and "seq-first" in layout.message
+    # Everything else judges the model itself, through the view, and finds it correct.
+    assert {n: c.status for n, c in training.items() if c.status != "pass"} == {}
+    assert all(t.status == "pass" for k, t in result.tasks.items() if k != "training")
+    timed = {t.name.split(" ")[0] for t in result.timings}
+    assert "training" in timed, result.criteria["optimisation"].evidence
 
 
 TOY_TOML = """
