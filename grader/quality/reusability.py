@@ -270,10 +270,21 @@ def _exempt_number(program: Program, literal: ast.AST, value: float, config: Qua
 
 
 def _is_index(program: Program, parent: ast.AST | None, literal: ast.AST) -> bool:
-    """``shape[3]`` or one index of several, ``x[:, 3]`` (slice bounds are sizes)."""
+    """``shape[3]`` or one index of several, ``x[:, 3]``, or a bound of a slice of a shape,
+    ``x.shape[-2:]`` (axes). Other slice bounds are sizes: ``x[:, :35]``."""
+    if isinstance(parent, ast.Slice):
+        sliced = program.parents.get(parent)
+        return isinstance(sliced, ast.Subscript) and _is_shape(sliced.value)
     if isinstance(parent, ast.Tuple):
         literal, parent = parent, program.parents.get(parent)
     return isinstance(parent, ast.Subscript) and parent.slice is literal
+
+
+def _is_shape(node: ast.AST) -> bool:
+    """``x.shape`` or ``x.size()``: a tuple of sizes indexed by axis."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "shape"
+    return isinstance(node, ast.Call) and method_name(node) == "size" and not node.args
 
 
 def _is_arithmetic(

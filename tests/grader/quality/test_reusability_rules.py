@@ -30,6 +30,7 @@ class Block(nn.Module):
         x = x.permute(0, 2, 1, 4).transpose(1, 3).flatten(start_dim=3)
         x = x[:, :35]  # expect: reuse.magic-number
         x = x * x.shape[3] ** 0.5 / math.sqrt(x.size(3))
+        x = x.view(*x.shape[:-2], x.size()[-1] * 2)  # slices of a shape select axes
         x = x.masked_fill(x > 0, -1e9)  # expect: reuse.magic-number
         return x[-1], x[:, 3], -1, x[:WINDOW]
 
