@@ -20,7 +20,7 @@ import torch
 
 from grader import __version__, positional, scoring, timing, training
 from grader.answers import find_and_score
-from grader.assignment import Assignment, TaskSpec
+from grader.assignment import Assignment, TaskSpec, TrainingSpec
 from grader.checks import SUITES, language_model
 from grader.checks import mask_source as masks
 from grader.checks.base import SuiteContext
@@ -441,9 +441,30 @@ def run_training(
             )
             worker.restart()
     runs.append(training.reference_baseline(corpus, spec, config, reference))
-    return training.result(runs, corpus, config), training.checks_from_runs(
+    checks = training.checks_from_runs(
         "training", runs, observations, corpus.unigram_entropy, config
     )
+    if train_fn and train_fn in symbols:
+        checks.append(targets_aligned(worker, parts["model"], train_fn, symbols, spec))
+    return training.result(runs, corpus, config), checks
+
+
+def targets_aligned(
+    worker: Any, model: str, train_fn: str, symbols: dict[str, Any], spec: TrainingSpec
+) -> CheckResult:
+    """``training.targets_aligned``: their train() on a stream whose next tokens are known,
+    with what reached the loss compared with what should have (`training.targets_check`)."""
+    forward = f"{model}.forward"
+    try:
+        worker.run("reseed", 0)
+        probe = training.probe_loop(
+            worker, train_fn, model, symbols[train_fn].params, spec, (forward,)
+        )
+        status, message = training.targets_check(probe, forward, train_fn)
+    except WorkerError as exc:
+        status, message = "skip", f"your {train_fn}() could not be probed: {exc.summary()}"
+        worker.restart()
+    return CheckResult("training.targets_aligned", "training", status, message)
 
 
 def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> TaskResult:

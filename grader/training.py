@@ -152,7 +152,7 @@ def train_and_measure(
             val = validation_loss(worker, model, evals, mask, vocab)
             curve.append(CurvePoint(step, train_loss, val))
             if not (math.isfinite(val) and math.isfinite(train_loss)):
-                break
+                break  # diverged: the verdict says so, more steps would say nothing new
         leak = future_leak(worker, model, evals, mask, vocab)
     except WorkerError as exc:
         return TrainingRun(
@@ -167,7 +167,9 @@ def train_and_measure(
     ms = sorted(batch_ms)[len(batch_ms) // 2] if batch_ms else None
     tokens = opts.get("batch_size", 20) * opts.get("bptt", 35)
     after = curve[-1].val_loss
-    timed_out = step < budget.steps
+    last = curve[-1]
+    diverged = not all(math.isfinite(x) for x in (last.val_loss, last.train_loss or 0.0))
+    timed_out = step < budget.steps and not diverged  # stopped by the clock, not by a NaN
     status, message = verdict(before, after, corpus, config)
     if leak is not None and status != "fail":
         status, message = "fail", f"{message}; but {leak}: {LEAK}"
@@ -300,6 +302,79 @@ def bind_arguments(params: Any, values: dict[str, Any]) -> tuple[list[Any], dict
     return [], kwargs
 
 
+PROBE_VOCAB = 50
+PROBE_COLUMNS = 4
+PROBE_COLUMN_OFFSET = 13
+"""The probe stream's columns start this many tokens apart, so no two windows are alike."""
+
+
+@dataclass(frozen=True)
+class LoopProbe:
+    """What the candidate's train() did on a tiny successor stream (`probe_loop`)."""
+
+    records: dict[str, list[dict[str, Any]]]
+    """Recorded calls of each watched function, arguments by the candidate's names."""
+    losses: list[list[torch.Tensor]]
+    """``[logits, targets]`` of each call of the criterion we passed, in call order."""
+    error: CandidateError | None
+    """What their train() raised, if it did."""
+    bptt: int
+    """The window length passed; the stream's last window is shorter (bptt // 3)."""
+
+
+def probe_loop(
+    worker: Any,
+    train_fn: str,
+    model_cls: str,
+    params: Any,
+    spec: TrainingSpec,
+    watch: tuple[str, ...],
+) -> LoopProbe | None:
+    """Run the candidate's train() on two full windows and a short last one of a stream in
+    which every token is followed by the next integer (mod `PROBE_VOCAB`), with the calls of
+    ``watch`` recorded and the criterion's inputs kept. None when train() cannot be called."""
+    bptt = spec.options.get("bptt", 35)
+    model = worker.new(model_cls, PROBE_VOCAB, 16, 2, 32, 1, 0.0)
+    criterion, optimizer, scheduler = worker.run(
+        "training_objects", model, 0.1, record_losses=RECORDED_LOSSES
+    )
+    rows = torch.arange(2 * bptt + bptt // 3 + 1).unsqueeze(1)  # (seq, 1)
+    columns = PROBE_COLUMN_OFFSET * torch.arange(PROBE_COLUMNS)  # (batch,)
+    data = (rows + columns) % PROBE_VOCAB  # (seq, batch): the token after x is x + 1
+    bound = bind_arguments(
+        params,
+        {
+            "model": model,
+            "data": data,
+            "window": bptt,
+            "criterion": criterion,
+            "ntokens": PROBE_VOCAB,
+            "optimizer": optimizer,
+            "scheduler": scheduler,
+            "epoch": 1,
+            "device": "cpu",
+            "use_causal_mask": True,
+        },
+    )
+    if isinstance(bound, str):
+        return None
+    for name in watch:
+        worker.record(name)
+    error = None
+    try:
+        worker.call(train_fn, *bound[0], **bound[1])
+    except CandidateError as exc:
+        error = exc  # what was recorded before the crash still tells
+    records = {name: worker.recorded(name) for name in watch}
+    for name in watch:
+        worker.stop_recording(name)
+    return LoopProbe(records, worker.run("loss_calls", criterion), error, bptt)
+
+
+RECORDED_LOSSES = 8
+"""Criterion calls kept by `probe_loop` (it runs three windows)."""
+
+
 def observe_masks(
     worker: Any,
     train_fn: str,
@@ -310,42 +385,88 @@ def observe_masks(
 ) -> list[torch.Tensor]:
     """Run the candidate's train() on three tiny windows with their attention recorded and
     return the masks that reached it (used to find a mask built inline)."""
-    opts = spec.options
-    bptt = opts.get("bptt", 35)
-    vocab = 50
     target = attention_fn or f"{model_cls}.forward"
     position = 3 if attention_fn else 1  # attention(query, key, value, mask), forward(src, mask)
-    model = worker.new(model_cls, vocab, 16, 2, 32, 1, 0.0)
-    criterion, optimizer, scheduler = worker.run("training_objects", model, 0.1)
-    data = torch.randint(
-        0, vocab, (2 * bptt + bptt // 3 + 1, 4), generator=torch.Generator().manual_seed(0)
-    )  # (seq, batch)
-    bound = bind_arguments(
-        params,
-        {
-            "model": model,
-            "data": data,
-            "window": bptt,
-            "criterion": criterion,
-            "ntokens": vocab,
-            "optimizer": optimizer,
-            "scheduler": scheduler,
-            "epoch": 1,
-            "device": "cpu",
-            "use_causal_mask": True,
-        },
-    )
-    if isinstance(bound, str):
+    probe = probe_loop(worker, train_fn, model_cls, params, spec, (target,))
+    if probe is None:
         return []
-    worker.record(target)
-    try:
-        worker.call(train_fn, *bound[0], **bound[1])
-    except CandidateError:
-        pass  # the masks recorded before the crash are what we came for
-    records = worker.recorded(target)
-    worker.stop_recording(target)
-    found = (mask_argument(r, position) for r in records)
+    found = (mask_argument(r, position) for r in probe.records[target])
     return [m for m in found if isinstance(m, torch.Tensor)]
+
+
+def targets_check(probe: LoopProbe | None, forward: str, train_fn: str) -> tuple[str, str]:
+    """(status, message) of ``training.targets_aligned``: each row of logits the candidate's
+    loop gives the loss must be asked for the token after the input at its position.
+
+    Rows are matched to the model's outputs by value (the loss sees the same numbers, however
+    they were reshaped), so any flattening order is judged by what it does."""
+    if probe is None:
+        return "skip", f"your {train_fn}() could not be called with the handout's arguments"
+    forwards = [r for r in probe.records[forward] if "return" in r]
+    full = sum(_window(r) == probe.bptt for r in forwards)
+    if probe.error is not None:
+        if full >= 2:  # both full windows went through: the short last one broke it
+            return "fail", (
+                f"your {train_fn}() fails on the last window of an epoch, which is shorter than "
+                f"bptt ({probe.bptt // 3} tokens instead of {probe.bptt}): "
+                f"{probe.error.summary()}. Cut the mask (and anything sized by bptt) to the "
+                "window's own length"
+            )
+        return "skip", f"your {train_fn}() failed on the probe stream: {probe.error.summary()}"
+    checked = wrong = unshifted = 0
+    for call, (logits, targets) in zip(forwards, probe.losses, strict=False):
+        matched = _match_rows(call, logits)
+        if matched is None or targets.shape != (logits.size(0),):
+            continue
+        expected = (matched + 1) % PROBE_VOCAB  # (rows,): the token after each input
+        checked += targets.numel()
+        wrong += int((targets != expected).sum())
+        unshifted += int((targets == matched).sum())
+    if not checked:
+        return "skip", (
+            "the rows your loop gives the criterion could not be matched to the model's "
+            "outputs, so the targets were not checked"
+        )
+    if not wrong:
+        return "pass", (
+            f"every target is the token after the input at the same position ({checked} checked)"
+        )
+    if unshifted == wrong:
+        return "fail", (
+            f"{wrong} of {checked} targets are the input tokens themselves: the model is asked "
+            "to repeat its input, not to predict the next token. Shift the targets by one "
+            "(target[t] = token[t + 1])"
+        )
+    return "fail", (
+        f"{wrong} of {checked} targets are not the token after the input at the same position: "
+        "the targets are not in the logits' order (for example the window was made "
+        "batch-first but the targets were flattened seq-first), so each prediction is scored "
+        "against another position's next token"
+    )
+
+
+def _window(record: dict[str, Any]) -> int | None:
+    """The sequence length of a recorded forward call (its input's longer axis is the window
+    in the probe: 35 tokens by 4 columns)."""
+    src = argument_at(record, 0)
+    return max(src.shape) if isinstance(src, torch.Tensor) and src.dim() == 2 else None
+
+
+def _match_rows(record: dict[str, Any], logits: torch.Tensor) -> torch.Tensor | None:
+    """For each row of ``logits`` (what the loss saw), the input token at the position of the
+    model's output with the same values; None unless every row matches one."""
+    out, src = record.get("return"), argument_at(record, 0)
+    if not (isinstance(out, torch.Tensor) and isinstance(src, torch.Tensor)):
+        return None
+    if logits.dim() != 2 or tuple(out.shape[:-1]) != tuple(src.shape):
+        return None
+    rows = out.reshape(-1, out.size(-1))  # (positions, vocab), in the input's order
+    if rows.size(-1) != logits.size(-1):
+        return None
+    same = (logits.unsqueeze(1) == rows.unsqueeze(0)).all(dim=-1)  # (loss rows, positions)
+    if not bool(same.any(dim=1).all()):
+        return None
+    return src.reshape(-1)[same.float().argmax(dim=1)]  # (loss rows,)
 
 
 def mask_argument(record: dict[str, Any], position: int) -> Any:
@@ -543,7 +664,17 @@ def checks_from_runs(
             )
         )
     if theirs is not None:
-        out.append(CheckResult(f"{task}.candidate_loop", task, theirs.status, theirs.message))
+        message = theirs.message
+        if theirs.status == "fail" and ours is not None and ours.status == "pass":
+            # The same model learns on our loop: what differs is their loop (zero_grad, the
+            # order of clipping and stepping, the targets, the learning-rate schedule).
+            message += (
+                ". The grader's own loop trains the same model well "
+                f"({ours.val_loss_before:.3f} -> {ours.val_loss_after:.3f}), so look at your "
+                "training loop: zeroing the gradients, clipping before the step, targets shifted "
+                "by one token, the learning-rate schedule"
+            )
+        out.append(CheckResult(f"{task}.candidate_loop", task, theirs.status, message))
         bad = [
             o for o in observations if "no mask" in o or "not causal" in o or "reached a batch" in o
         ]

@@ -128,6 +128,16 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 batch=batch,
                 seq=seq,
             )
+        rows = out.double().sum(dim=-1)  # (batch, seq): 1 everywhere for probabilities
+        if bool((out >= 0).all()) and torch.allclose(rows, torch.ones_like(rows), atol=1e-4):
+            raise Violation(
+                "your model returns probabilities, not logits: every row is non-negative and sums "
+                "to 1, so a softmax is applied inside the model. nn.CrossEntropyLoss applies "
+                "log-softmax itself, so training then sees softmax twice and the loss barely "
+                "moves; return the logits (the output of the final linear layer)",
+                batch=batch,
+                seq=seq,
+            )
 
     def causal(ex: tuple[draw.TokenShape, int]) -> None:
         shape, t = ex
@@ -164,16 +174,18 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         swapped[:, [0, 1]] = swapped[:, [1, 0]]
         # Without a mask: from the second layer on, a causal mask alone leaks token order, so
         # only unmasked attention tells whether positional information is there.
-        moved = float(
-            (logits(src, masked=False)[:, -1] - logits(swapped, masked=False)[:, -1]).abs().max()
-        )
-        if moved <= LOGIT_TOLERANCE:
+        original = logits(src, masked=False)[:, -1]  # (batch, vocab) at the last position
+        moved = float((original - logits(swapped, masked=False)[:, -1]).abs().max())
+        # Relative to the outputs' size: a model that returns probabilities (~1/vocab) moves
+        # them by little, and still uses positions.
+        tolerance = LOGIT_TOLERANCE * max(float(original.abs().max()), 1e-3)
+        if moved <= tolerance:
             swap = (
                 f"swapping the tokens at positions 0 and 1 leaves the logits at position {seq - 1} unchanged "
                 f"(max change {moved:.2g}): no positional information reaches the model"
             )
             by_row = along_batch(src)
-            if by_row > LOGIT_TOLERANCE:
+            if by_row > tolerance:
                 raise Violation(
                     f"{swap}. The positional encoding is added along the batch axis instead: the same sequence in "
                     f"batch rows 0 and 1 gets logits that differ by {by_row:.3g}. A seq-first encoding of shape "

@@ -83,6 +83,7 @@ def test_the_reference_passes_on_the_synthetic_corpus(tmp_path: Path) -> None:
         "not_too_good": "pass",
         "candidate_loop": "pass",
         "mask_reaches_model": "pass",
+        "targets_aligned": "pass",
     }
     ours, baseline = run_of(result, "reference_loop"), run_of(result, "reference_model")
     # Learned from context: far below the unigram baseline, never below the entropy floor.
@@ -158,6 +159,46 @@ def test_a_run_cut_by_its_time_limit_still_reports_what_it_measured(tmp_path: Pa
         and f"after {ours.steps} of 100000 steps" in ours.message
     )
     assert ours.val_loss_after is not None and math.isfinite(ours.val_loss_after)
+
+
+TARGETS = "targets = source[i + 1 : i + 1 + seq_len].t().reshape(-1)  # (batch * seq,)"
+TRAIN_MASK = "output = model(data, window_mask(full_mask, data.size(1)))"
+
+
+def targets_aligned(source: str, tmp_path: Path) -> CheckResult:
+    """``training.targets_aligned`` alone: their train() on the probe stream."""
+    transformer = assignments.get("transformer_lm")
+    path = tmp_path / "sub.py"
+    path.write_text(source, encoding="utf-8")
+    extracted = extract(load_submission(path), transformer.handout_source())
+    parts = pipeline.training_parts(resolve(extracted, transformer))
+    with Sandbox(GraderConfig().sandbox, device="cpu", seed=0, label="targets") as worker:
+        report = worker.load(extracted.source)
+        assert report.ok, report.error
+        return pipeline.targets_aligned(
+            worker, parts["model"], parts["train"], report.symbols, transformer.training
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        (None, "pass", "every target is the token after the input"),
+        ((TARGETS, "targets = source[i : i + seq_len].t().reshape(-1)"), "fail", "themselves"),
+        ((TARGETS, "targets = source[i + 1 : i + 1 + seq_len].reshape(-1)"), "fail", "order"),
+        ((TRAIN_MASK, "output = model(data, full_mask)"), "fail", "shorter than bptt"),
+    ],
+    ids=["correct", "unshifted", "seq-first-targets", "full-mask-on-last-window"],
+)
+def test_the_loops_targets_are_checked_against_the_next_tokens(
+    change: tuple[str, str] | None, status: str, words: str, tmp_path: Path
+) -> None:
+    source = BASE
+    if change is not None:
+        assert BASE.count(change[0]) >= 1, f"base.py no longer contains {change[0]!r}"
+        source = BASE.replace(*change, 1)  # train() comes before evaluate()
+    check = targets_aligned(source, tmp_path)
+    assert (check.status, words in check.message) == (status, True), check.message
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".ipynb"])
