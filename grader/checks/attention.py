@@ -142,6 +142,17 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 "dropout is not applied to the attention weights",
                 **shape.describe(),
             )
+        if style is not None:  # dropout with a causal mask: blocked scores are -inf
+            keep = torch.ones(shape.len_q, shape.len_k, dtype=torch.bool).tril()
+            masked = call(q, k, v, mask=style.encode(keep, q.dtype), dropout=drop)
+            if isinstance(masked, torch.Tensor) and not bool(torch.isfinite(masked).all()):
+                raise Violation(
+                    "with a causal mask and a dropout module in training mode the output has "
+                    "NaN: dropout seems to act on the scores before the softmax, where a "
+                    "dropped -inf becomes -inf * 0 = NaN. Apply dropout to the attention "
+                    "weights, after the softmax",
+                    **shape.describe(),
+                )
         w.call_method(drop, "eval")
         assert_close(
             call(q, k, v, dropout=drop),

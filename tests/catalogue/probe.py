@@ -143,6 +143,15 @@ def dropout_eval_no_op(ns: dict[str, Any]) -> bool:
     return torch.allclose(dropped, ns["attention"](q, k, v))
 
 
+def dropout_masked_finite(ns: dict[str, Any]) -> bool:
+    """Whether attention with the entry's causal mask and a Dropout(0.5) module in training
+    mode stays finite (dropout on the weights does; on the -inf scores it gives NaN)."""
+    q, k, v = qkv(2, 2, 6, 6, 4)
+    torch.manual_seed(0)
+    out = call(ns["attention"], q, k, v, mask=ns[MASK](6), dropout=nn.Dropout(0.5).train())
+    return bool(torch.isfinite(out).all())
+
+
 def mha(ns: dict[str, Any]) -> Any:
     """Multi-head self-attention (dim 8, 2 heads) with the entry's own causal mask."""
     module = canonicalise(ns["MultiHeadSelfAttention"](8, 2), ns)
@@ -238,6 +247,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
         attention_large,
         dropout_train_changes,
         dropout_eval_no_op,
+        dropout_masked_finite,
         mha,
         mha_default,
         block,

@@ -33,6 +33,7 @@ SHOWN_BY: dict[str, tuple[str, ...]] = {
     "diagonal_masked": ("attention_masked",),
     "dropout_in_eval": ("dropout_eval_no_op",),
     "dropout_none_crash": ("mha_default",),
+    "dropout_on_scores": ("dropout_masked_finite",),
     "heads_merged_no_transpose": ("mha",),
     "heads_split_no_transpose": ("mha",),
     "ignores_input": ("model_swap",),
