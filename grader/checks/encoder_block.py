@@ -268,8 +268,23 @@ def diagnose(
     def no_feed_forward_residual(norm1: Layer, norm2: Layer) -> torch.Tensor:
         return norm2(ff(norm1(x.double() + attended)))
 
+    def norm_then_add(norm1: Layer, norm2: Layer) -> torch.Tensor:
+        hidden = norm1(x.double()) + attended
+        return norm2(hidden) + ff(hidden)
+
+    def linear_feed_forward(norm1: Layer, norm2: Layer) -> torch.Tensor:
+        hidden = norm1(x.double() + attended)
+        return norm2(hidden + ff_out(ff_in(hidden)))
+
+    def feed_forward_on_input(norm1: Layer, norm2: Layer) -> torch.Tensor:
+        hidden = norm1(x.double() + attended)
+        return norm2(hidden + ff(x.double()))
+
     variants = {
         "your block is PRE-norm, x + attn(norm(x)); the test asks for post-norm, norm(x + attn(x))": pre_norm,
+        "the residual is added after the norm, norm(x) + attn(x), instead of norm(x + attn(x))": norm_then_add,
+        "the feed-forward has no activation between its two linear layers (ReLU in the handout)": linear_feed_forward,
+        "the feed-forward reads the block's input x instead of the attention sublayer's output": feed_forward_on_input,
         "the attention sublayer has no residual connection: norm(attn(x)) instead of norm(x + attn(x))": no_attention_residual,
         "the feed-forward sublayer has no residual connection: norm(ff(h)) instead of norm(h + ff(h))": no_feed_forward_residual,
     }

@@ -67,6 +67,17 @@ is not here: the transformer test's sinusoidal encoding is fixed by design, so n
 this assignment is about learnability; ``positional_encoding.learnable`` belongs to the
 positional-encoding test.)"""
 
+DIAGNOSES = {
+    "pre_norm": "PRE-norm",
+    "residual_missing": "no residual connection",
+    "norm_then_add": "added after the norm",
+    "linear_feed_forward": "no activation",
+    "feed_forward_on_input": "the block's input",
+    "dropout_on_scores": "before the softmax",
+}
+"""Bugs whose failing check must also name the mistake (words its message contains), not only
+say that the output differs."""
+
 
 def expected_checks(trained: bool) -> set[str]:
     """Every check of the transformer test (docs/ARCHITECTURE.md): its four module tasks',
@@ -160,6 +171,9 @@ def test_buggy_entry_is_caught(entry: Entry, battery: Callable[[Entry], Graded])
             f"{graded.timing()}: {name} is {check.status!r} on a bug it must catch ({entry.doc}): {check.message}"
         )
         assert_helpful(check)
+    if entry.name in DIAGNOSES:
+        messages = [graded.checks[name].message for name in entry.catches]
+        assert any(DIAGNOSES[entry.name] in m for m in messages), (entry.doc, messages)
 
 
 @pytest.mark.slow
