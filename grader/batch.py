@@ -98,7 +98,8 @@ def output_lock(out: Path) -> Iterator[None]:
 
 
 def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[str, str]) -> str:
-    """What must match for an existing result to be reused: the grader's version, the
+    """What must match for an existing result to be reused: the grader's code (its version
+    and a digest of its sources, so a changed check never serves a stale verdict), the
     assignment as written (tasks, aliases, handout), every setting and every --map."""
     from grader import __version__
 
@@ -108,6 +109,7 @@ def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[st
     ]
     settings = {
         "grader": __version__,
+        "code": code_digest(),
         "assignment": assignment.id,
         "written": written,
         "config": asdict(config),
@@ -116,6 +118,21 @@ def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[st
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
         :16
     ]
+
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+"""The project folder: grader/, reference/ and templates/."""
+
+
+def code_digest(root: Path = PROJECT_DIR) -> str:
+    """A digest of the grader's and the reference's Python sources and the report templates
+    under ``root`` (the project)."""
+    digest = hashlib.sha256()
+    for folder, pattern in (("grader", "*.py"), ("reference", "*.py"), ("templates", "*.j2")):
+        for path in sorted((root / folder).rglob(pattern)):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def unique_names(paths: list[Path]) -> list[str]:

@@ -54,6 +54,31 @@ class Built:
         return {k: v.double() for k, v in self.w.state_dict(self.handle).items()}
 
 
+def unused_layers(m: Built, state: dict[str, torch.Tensor], dim: int) -> list[str]:
+    """The Linear layers whose weights do not reach the output: each gets random weights in
+    turn (the module's own state is put back after), and a layer that moves nothing is unused.
+    Random, not shifted by a constant: a constant shift can cancel inside a softmax. The input
+    has several positions: with one, queries and keys cannot matter."""
+    x = draw.randn(2, 5, dim, seed=0, dtype=m.dtype)  # (batch, seq, dim)
+    before = m(x, x, x)
+    idle = []
+    original = m.w.state_dict(m.handle)
+    try:
+        for layer in linears(state):
+            key = f"{layer.name}.weight" if f"{layer.name}.weight" in original else layer.name
+            if key not in original:
+                continue
+            shifted = dict(original)
+            noise = torch.randn(original[key].shape, generator=torch.Generator().manual_seed(0))
+            shifted[key] = original[key] + noise.to(original[key].dtype)
+            m.w.load_state_dict(m.handle, shifted)
+            if torch.equal(m(x, x, x), before):
+                idle.append(layer.name)
+    finally:
+        m.w.load_state_dict(m.handle, original)
+    return idle
+
+
 def run(ctx: SuiteContext) -> list[CheckResult]:
     w = ctx.worker
     source = ctx.shared.get("mask_source")
@@ -93,6 +118,15 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                     f"({3 * s.dim}, {s.dim}) one plus a ({s.dim}, {s.dim}) output, so the reference cannot be rebuilt "
                     "from them",
                     layers=shapes,
+                    **s.describe(),
+                )
+            idle = unused_layers(m, state, s.dim)
+            if idle:
+                raise Violation(
+                    f"your layer(s) {', '.join(idle)} never affect the output: changing their weights "
+                    "changes nothing, so a projection is computed but not used (is another layer used "
+                    "in its place, or its result dropped?)",
+                    unused=idle,
                     **s.describe(),
                 )
             raise Violation(
