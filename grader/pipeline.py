@@ -445,26 +445,39 @@ def run_training(
         "training", runs, observations, corpus.unigram_entropy, config
     )
     if train_fn and train_fn in symbols:
-        checks.append(targets_aligned(worker, parts["model"], train_fn, symbols, spec))
+        checks += loop_checks(worker, parts, symbols, spec)
     return training.result(runs, corpus, config), checks
 
 
-def targets_aligned(
-    worker: Any, model: str, train_fn: str, symbols: dict[str, Any], spec: TrainingSpec
-) -> CheckResult:
-    """``training.targets_aligned``: their train() on a stream whose next tokens are known,
-    with what reached the loss compared with what should have (`training.targets_check`)."""
+def loop_checks(
+    worker: Any, parts: dict[str, str | None], symbols: dict[str, Any], spec: TrainingSpec
+) -> list[CheckResult]:
+    """``training.targets_aligned`` and ``training.modes``: their train() on a stream whose
+    next tokens are known, with what reached the loss compared with what should have
+    (`training.targets_check`), and the model's mode in their train() and evaluate()."""
+    model, train_fn, eval_fn = parts["model"], parts["train"], parts.get("evaluate")
+    assert model is not None and train_fn is not None
     forward = f"{model}.forward"
+    evaluated = None
     try:
         worker.run("reseed", 0)
         probe = training.probe_loop(
             worker, train_fn, model, symbols[train_fn].params, spec, (forward,)
         )
-        status, message = training.targets_check(probe, forward, train_fn)
+        targets = training.targets_check(probe, forward, train_fn)
+        if eval_fn and eval_fn in symbols:
+            evaluated = training.evaluate_modes(
+                worker, eval_fn, model, symbols[eval_fn].params, spec
+            )
+        modes = training.modes_check(probe, evaluated, train_fn, eval_fn)
     except WorkerError as exc:
-        status, message = "skip", f"your {train_fn}() could not be probed: {exc.summary()}"
+        skipped = f"your {train_fn}() could not be probed: {exc.summary()}"
+        targets = modes = ("skip", skipped)
         worker.restart()
-    return CheckResult("training.targets_aligned", "training", status, message)
+    return [
+        CheckResult("training.targets_aligned", "training", *targets),
+        CheckResult("training.modes", "training", *modes),
+    ]
 
 
 def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> TaskResult:

@@ -318,6 +318,8 @@ class LoopProbe:
     """``[logits, targets]`` of each call of the criterion we passed, in call order."""
     error: CandidateError | None
     """What their train() raised, if it did."""
+    modes: list[list[bool]]
+    """``[training, grad_enabled]`` of the model at each forward call during their train()."""
     bptt: int
     """The window length passed; the stream's last window is shorter (bptt // 3)."""
 
@@ -360,6 +362,7 @@ def probe_loop(
         return None
     for name in watch:
         worker.record(name)
+    modes = worker.run("watch_modes", model)
     error = None
     try:
         worker.call(train_fn, *bound[0], **bound[1])
@@ -368,7 +371,76 @@ def probe_loop(
     records = {name: worker.recorded(name) for name in watch}
     for name in watch:
         worker.stop_recording(name)
-    return LoopProbe(records, worker.run("loss_calls", criterion), error, bptt)
+    seen = worker.call_method(modes, "modes")
+    return LoopProbe(records, worker.run("loss_calls", criterion), error, seen, bptt)
+
+
+def evaluate_modes(
+    worker: Any, eval_fn: str, model_cls: str, params: Any, spec: TrainingSpec
+) -> tuple[list[list[bool]], CandidateError | None] | None:
+    """``[training, grad_enabled]`` at each forward call of their evaluate() on a small stream,
+    given a model left in training mode (as it is after a training epoch); None when it
+    cannot be called."""
+    bptt = spec.options.get("bptt", 35)
+    model = worker.new(model_cls, PROBE_VOCAB, 16, 2, 32, 1, 0.1)
+    worker.call_method(model, "train")
+    criterion, _, _ = worker.run("training_objects", model, 0.1)
+    data = torch.arange(2 * bptt + 1).unsqueeze(1).expand(-1, PROBE_COLUMNS) % PROBE_VOCAB
+    bound = bind_arguments(
+        params,
+        {
+            "model": model,
+            "data": data.contiguous(),  # (seq, batch)
+            "window": bptt,
+            "criterion": criterion,
+            "ntokens": PROBE_VOCAB,
+            "device": "cpu",
+            "use_causal_mask": True,
+        },
+    )
+    if isinstance(bound, str):
+        return None
+    watch = worker.run("watch_modes", model)
+    error = None
+    try:
+        worker.call(eval_fn, *bound[0], **bound[1])
+    except CandidateError as exc:
+        error = exc
+    return worker.call_method(watch, "modes"), error
+
+
+def modes_check(
+    probe: LoopProbe | None,
+    evaluated: tuple[list[list[bool]], CandidateError | None] | None,
+    train_fn: str,
+    eval_fn: str | None,
+) -> tuple[str, str]:
+    """(status, message) of ``training.modes``: their train() runs the model in training mode
+    (dropout on), their evaluate() in eval mode (dropout off)."""
+    problems, seen = [], []
+    if probe is not None and probe.modes:
+        seen.append(f"training mode in {train_fn}()")
+        in_eval = sum(not training for training, _ in probe.modes)
+        if in_eval:
+            problems.append(
+                f"your {train_fn}() runs the model in eval mode in {in_eval} of "
+                f"{len(probe.modes)} forward calls, so dropout is off while it trains (a "
+                "model.eval() in the loop, or evaluate() called without model.train() after)"
+            )
+    if evaluated is not None and evaluated[0]:
+        seen.append(f"eval mode in {eval_fn}()")
+        in_training = sum(training for training, _ in evaluated[0])
+        if in_training:
+            problems.append(
+                f"your {eval_fn}() runs the model in training mode in {in_training} of "
+                f"{len(evaluated[0])} forward calls, so dropout is on and the validation loss is "
+                "noisy and too high: call model.eval() before evaluating"
+            )
+    if problems:
+        return "fail", "; ".join(problems)
+    if not seen:
+        return "skip", "no forward call of the model was seen in the candidate's loops"
+    return "pass", f"the model is in {' and in '.join(seen)}"
 
 
 RECORDED_LOSSES = 8

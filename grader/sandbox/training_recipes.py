@@ -136,3 +136,29 @@ def training_objects(
 def loss_calls(ctx: Context, criterion: nn.Module) -> list[list[torch.Tensor]]:
     """The ``[logits, targets]`` a `RecordingLoss` was called with, in call order."""
     return [[logits, targets] for logits, targets in getattr(criterion, "calls", [])]
+
+
+class ModeWatch:
+    """Whether ``model`` was in training mode, and gradients were on, at each forward call."""
+
+    def __init__(self, model: nn.Module, limit: int = 64) -> None:
+        self.calls: list[list[bool]] = []
+        self.limit = limit
+        self.hook = model.register_forward_pre_hook(self._seen)
+
+    def _seen(self, module: nn.Module, args: Any) -> None:
+        if len(self.calls) < self.limit:
+            self.calls.append([bool(module.training), torch.is_grad_enabled()])
+
+    def modes(self) -> list[list[bool]]:
+        """``[training, grad_enabled]`` per forward call, in call order."""
+        return self.calls
+
+    def stop(self) -> None:
+        self.hook.remove()
+
+
+@recipe
+def watch_modes(ctx: Context, model: nn.Module) -> ModeWatch:
+    """Start a `ModeWatch` on ``model`` (the grader reads it, then stops it)."""
+    return ModeWatch(model)

@@ -84,6 +84,7 @@ def test_the_reference_passes_on_the_synthetic_corpus(tmp_path: Path) -> None:
         "candidate_loop": "pass",
         "mask_reaches_model": "pass",
         "targets_aligned": "pass",
+        "modes": "pass",
     }
     ours, baseline = run_of(result, "reference_loop"), run_of(result, "reference_model")
     # Learned from context: far below the unigram baseline, never below the entropy floor.
@@ -165,8 +166,9 @@ TARGETS = "targets = source[i + 1 : i + 1 + seq_len].t().reshape(-1)  # (batch *
 TRAIN_MASK = "output = model(data, window_mask(full_mask, data.size(1)))"
 
 
-def targets_aligned(source: str, tmp_path: Path) -> CheckResult:
-    """``training.targets_aligned`` alone: their train() on the probe stream."""
+def loop_checks(source: str, tmp_path: Path) -> dict[str, CheckResult]:
+    """``training.targets_aligned`` and ``training.modes`` alone: their train() and
+    evaluate() on the probe stream."""
     transformer = assignments.get("transformer_lm")
     path = tmp_path / "sub.py"
     path.write_text(source, encoding="utf-8")
@@ -175,9 +177,8 @@ def targets_aligned(source: str, tmp_path: Path) -> CheckResult:
     with Sandbox(GraderConfig().sandbox, device="cpu", seed=0, label="targets") as worker:
         report = worker.load(extracted.source)
         assert report.ok, report.error
-        return pipeline.targets_aligned(
-            worker, parts["model"], parts["train"], report.symbols, transformer.training
-        )
+        checks = pipeline.loop_checks(worker, parts, report.symbols, transformer.training)
+    return {c.name.removeprefix("training."): c for c in checks}
 
 
 @pytest.mark.parametrize(
@@ -197,7 +198,31 @@ def test_the_loops_targets_are_checked_against_the_next_tokens(
     if change is not None:
         assert BASE.count(change[0]) >= 1, f"base.py no longer contains {change[0]!r}"
         source = BASE.replace(*change, 1)  # train() comes before evaluate()
-    check = targets_aligned(source, tmp_path)
+    check = loop_checks(source, tmp_path)["targets_aligned"]
+    assert (check.status, words in check.message) == (status, True), check.message
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        (None, "pass", "training mode in train() and in eval mode in evaluate()"),
+        (("    model.train()\n", "    model.eval()\n"), "fail", "train() runs the model in eval"),
+        (
+            ("    model.eval()\n", "    model.train()\n"),
+            "fail",
+            "evaluate() runs the model in training",
+        ),
+    ],
+    ids=["correct", "eval-in-train", "train-in-evaluate"],
+)
+def test_the_model_mode_in_their_train_and_evaluate_is_checked(
+    change: tuple[str, str] | None, status: str, words: str, tmp_path: Path
+) -> None:
+    source = BASE
+    if change is not None:
+        assert BASE.count(change[0]) == 1, f"base.py no longer contains {change[0]!r} once"
+        source = BASE.replace(*change)
+    check = loop_checks(source, tmp_path)["modes"]
     assert (check.status, words in check.message) == (status, True), check.message
 
 
