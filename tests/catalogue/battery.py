@@ -31,7 +31,15 @@ ASSIGNMENT = "transformer_lm"
 
 RUN_CHECKS = frozenset(
     f"training.{name}"
-    for name in ("runs", "loss_decreases", "not_too_good", "candidate_loop", "mask_reaches_model")
+    for name in (
+        "runs",
+        "loss_decreases",
+        "not_too_good",
+        "candidate_loop",
+        "mask_reaches_model",
+        "targets_aligned",
+        "modes",
+    )
 )
 """The training task's checks that come from the training run, not from a property suite."""
 
