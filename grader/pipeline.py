@@ -310,11 +310,15 @@ def run_suites(
         ctx = SuiteContext(worker, task, symbol, config, symbols=symbol_of, shared=shared)
         try:
             results[task.id] = SUITES[task.suite](ctx)
-        except (
-            WorkerError
-        ) as exc:  # the suite itself could not start (e.g. construction killed the worker)
+        except WorkerError as exc:  # the suite could not start (construction killed the worker)
             results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
             worker.restart()
+        except Exception as exc:  # one task's checks failing must not lose the rest
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            message = (
+                f"the checks of this task could not judge your code ({type(exc).__name__}: {first})"
+            )
+            results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", message)]
     return results, source, seq_first
 
 

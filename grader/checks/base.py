@@ -116,6 +116,15 @@ def run_property(
             if not isinstance(exc, CandidateError):
                 dead.append(exc)
             raise
+        except (Violation, NotApplicable):
+            raise
+        except Exception as exc:
+            # e.g. a tensor-like object that is not a tensor: a failure of the candidate's
+            # code, never a crash of the grader.
+            raise Violation(
+                f"what your code returned could not be judged ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); a tensor was expected"
+            ) from exc
 
     test = hypothesis.given(strategy)(guarded)
     test = hypothesis_settings(n_examples)(test)
@@ -138,7 +147,11 @@ def run_property(
         status, message, counterexample = "error", exc.summary(), None
     except (hypothesis.errors.Flaky, BaseExceptionGroup) as exc:
         status = "error"
-        message = f"the same input gave different outcomes on replay: your code is not deterministic ({exc!s:.200})"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = (
+            "the same input gave different outcomes on replay: your code is not deterministic "
+            f"({first[:160]})"
+        )
         counterexample = None
     if dead:
         ctx.worker.restart()
