@@ -313,7 +313,7 @@ def run_suites(
         except WorkerError as exc:  # the suite could not start (construction killed the worker)
             results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
             worker.restart()
-        except Exception as exc:  # one task's checks failing must not lose the rest
+        except Exception as exc:  # noqa: BLE001 - one task's failing checks must not lose the rest
             first = str(exc).splitlines()[0][:200] if str(exc) else ""
             message = (
                 f"the checks of this task could not judge your code ({type(exc).__name__}: {first})"
