@@ -687,6 +687,12 @@ def likely_cause(error: WorkerError, bptt: int, batch: int) -> str:
     return ""
 
 
+SGD_SETTLE_STEPS = 100
+"""Batches the handout's SGD (lr 5) needs to get past its first spike on a correct model
+(measured: 5.9 -> 9.9 -> 5.3 nats over the first 50): a shorter run of the candidate's loop
+(the smoke budget) cannot blame the loop."""
+
+
 def checks_from_runs(
     task: str,
     runs: list[TrainingRun],
@@ -737,7 +743,8 @@ def checks_from_runs(
         )
     if theirs is not None:
         message = theirs.message
-        if theirs.status == "fail" and ours is not None and ours.status == "pass":
+        judged = (theirs.steps or 0) >= SGD_SETTLE_STEPS
+        if theirs.status == "fail" and judged and ours is not None and ours.status == "pass":
             # The same model learns on our loop: what differs is their loop (zero_grad, the
             # order of clipping and stepping, the targets, the learning-rate schedule).
             message += (

@@ -193,6 +193,19 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             **s.describe(),
         )
 
+    def every_parameter_trains() -> str:
+        m = build(draw.ModelShape(batch=2, seq=5, heads=2, head_dim=4, seed=0))
+        x = draw.randn(2, 5, 8, seed=0, dtype=m.dtype)  # (batch, seq, dim)
+        grads = w.run("parameter_grads", m.handle, x, x, x)
+        frozen = [name for name, g in grads.items() if g is None or not bool(g.abs().sum() > 0)]
+        if frozen:
+            raise Violation(
+                f"no gradient reaches {', '.join(frozen)}: those weights would never train (a "
+                ".detach(), a torch.no_grad() or a .data inside forward cuts them off)",
+                frozen=frozen,
+            )
+        return f"every parameter ({len(grads)}) gets a gradient"
+
     def default_construction() -> str:
         defaults = defaults_after(ctx.shared.get("symbols", {}).get(ctx.symbol), given=2)
         built = f"{ctx.symbol}(8, 2)" + (
@@ -327,6 +340,12 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             passed="works with one head, many heads and one-wide heads",
             criterion="reusability",
             examples=6,
+        ),
+        run_probe(
+            ctx,
+            "every_parameter_trains",
+            every_parameter_trains,
+            passed="every parameter gets a gradient",
         ),
         run_probe(
             ctx,

@@ -159,6 +159,15 @@ def mha(ns: dict[str, Any]) -> Any:
     return module(x, x, x, ns[MASK](5)).tolist()
 
 
+def mha_trained(ns: dict[str, Any]) -> int:
+    """How many parameters of multi-head self-attention get a non-zero gradient."""
+    module = ns["MultiHeadSelfAttention"](8, 2).double()
+    x = randn(2, 5, 8, seed=5)  # (batch, seq, dim)
+    with torch.enable_grad():  # the probes run without gradients; this one needs them
+        module(x, x, x).sum().backward()
+    return sum(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
+
+
 def mha_default(ns: dict[str, Any]) -> bool:
     """Construction with only (dim, n_heads)."""
     return isinstance(ns["MultiHeadSelfAttention"](8, 2), nn.Module)
@@ -249,6 +258,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
         dropout_eval_no_op,
         dropout_masked_finite,
         mha,
+        mha_trained,
         mha_default,
         block,
         model,

@@ -42,6 +42,7 @@ SHOWN_BY: dict[str, tuple[str, ...]] = {
     "mask_inverted": ("attention_masked",),
     "masked_fill_not_assigned": ("attention_masked",),
     "mha_drops_mask": ("mha",),
+    "mha_detached_projection": ("mha_trained",),
     "missing_scaling": ("attention",),
     "naive_softmax": ("attention_large",),
     "nan_mask": ("attention_masked",),
