@@ -159,13 +159,13 @@ def mha(ns: dict[str, Any]) -> Any:
     return module(x, x, x, ns[MASK](5)).tolist()
 
 
-def mha_trained(ns: dict[str, Any]) -> int:
-    """How many parameters of multi-head self-attention get a non-zero gradient."""
+def mha_trained(ns: dict[str, Any]) -> bool:
+    """Whether every parameter of multi-head self-attention gets a non-zero gradient."""
     module = ns["MultiHeadSelfAttention"](8, 2).double()
     x = randn(2, 5, 8, seed=5)  # (batch, seq, dim)
     with torch.enable_grad():  # the probes run without gradients; this one needs them
         module(x, x, x).sum().backward()
-    return sum(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
+    return all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
 
 
 def mha_default(ns: dict[str, Any]) -> bool:
