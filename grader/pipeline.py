@@ -26,6 +26,7 @@ from grader.checks import mask_source as masks
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
 from grader.intake import extract, load_submission, resolve
+from grader.intake.tampering import suspected_tampering
 from grader.quality import analyse_submission, readability_score
 from grader.result import (
     CheckResult,
@@ -40,6 +41,10 @@ from grader.trusted import ReferenceUnavailable, start_reference
 from reference.data import load_corpus
 
 Progress = Callable[[str], None]
+TAMPERING = (
+    "Grade withheld (0): the code reaches into the grader's own worker, which no answer needs, "
+    "so its verdicts cannot be trusted; review it by hand. In the code the grader runs: "
+)
 
 NOTHING_TO_ASSESS = "nothing to assess: the submission has no code of the candidate's own (no line differs from the handout)"
 NOT_ATTEMPTED = "not attempted: no line of the submission differs from the handout."
@@ -75,6 +80,9 @@ def grade_submission(
     errors = list(
         dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks])
     )  # once each, in order
+    tampering = suspected_tampering(extracted.source)
+    if tampering:
+        errors.append(TAMPERING + "; ".join(tampering))
     checks: dict[str, list[CheckResult]] = {}
     training_result: TrainingResult | None = None
     timings = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
@@ -159,7 +167,7 @@ def grade_submission(
         tasks=tasks,
         training=training_result,
         criteria=criteria,
-        overall=scoring.overall(criteria, weights),
+        overall=0.0 if tampering else scoring.overall(criteria, weights),
         environment=environment(config, training_result, sandbox_info, time.monotonic() - started),
         source=quality.source,
         candidate_lines=tuple(sorted(quality.candidate_lines)),
