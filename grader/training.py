@@ -85,6 +85,20 @@ class EvalSet:
         )
 
 
+def eval_sets(corpus: Corpus, spec: TrainingSpec, config: GraderConfig) -> tuple[EvalSet, EvalSet]:
+    """(watched, held out): the windows the curve is measured on, from the first half of the
+    validation split, and the windows the final loss is measured on, from the second half,
+    never shown to the model before. A model that remembers what it was evaluated on (a
+    cache keyed by the window) gains nothing on windows it has not seen."""
+    opts, count = spec.options, config.training_budget.eval_windows
+    batch, bptt = opts.get("eval_batch_size", 10), opts.get("bptt", 35)
+    half = corpus.valid.numel() // 2
+    return (
+        EvalSet.from_tokens(corpus.valid[:half], batch, bptt, count),
+        EvalSet.from_tokens(corpus.valid[half:], batch, bptt, count),
+    )
+
+
 def validation_loss(
     worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int
 ) -> float:
@@ -118,9 +132,7 @@ def train_and_measure(
     opts = spec.options
     budget = config.training_budget
     vocab = corpus.vocab_size
-    evals = EvalSet.from_tokens(
-        corpus.valid, opts.get("eval_batch_size", 10), opts.get("bptt", 35), budget.eval_windows
-    )
+    evals, held_out = eval_sets(corpus, spec, config)
     train = batchify(
         corpus.train, opts.get("batch_size", 20)
     )  # (seq, batch), as the handout lays it out
@@ -153,7 +165,14 @@ def train_and_measure(
             curve.append(CurvePoint(step, train_loss, val))
             if not (math.isfinite(val) and math.isfinite(train_loss)):
                 break  # diverged: the verdict says so, more steps would say nothing new
-        leak = future_leak(worker, model, evals, mask, vocab)
+        leak = future_leak(worker, model, held_out, mask, vocab)
+        # The verdict's final loss is on windows never shown to the model (see `eval_sets`).
+        watched = curve[-1].val_loss
+        after = (
+            validation_loss(worker, model, held_out, mask, vocab)
+            if math.isfinite(watched)
+            else watched
+        )
     except WorkerError as exc:
         return TrainingRun(
             driver,
@@ -166,7 +185,6 @@ def train_and_measure(
         return TrainingRun(driver, "error", str(exc), steps=step, curve=tuple(curve))
     ms = sorted(batch_ms)[len(batch_ms) // 2] if batch_ms else None
     tokens = opts.get("batch_size", 20) * opts.get("bptt", 35)
-    after = curve[-1].val_loss
     last = curve[-1]
     diverged = not all(math.isfinite(x) for x in (last.val_loss, last.train_loss or 0.0))
     timed_out = step < budget.steps and not diverged  # stopped by the clock, not by a NaN
@@ -199,16 +217,19 @@ def future_leak(
 ) -> str | None:
     """A sentence when the trained model's predictions depend on tokens after their position.
 
-    Every token from the middle of the first validation window on is replaced; a causal
-    model's logits before the middle cannot move (up to float rounding), whatever it learned.
-    The mask is the one the run trained with, so this judges the model and mask together.
+    Every token from the middle of a validation window on is replaced; a causal model's
+    logits before the middle cannot move (up to float rounding), whatever it learned. The mask
+    is the one the run trained with, so this judges the model and mask together. Each input
+    goes to a fresh copy of the model (``fresh_lm_logits``): a model that caches what it was
+    shown, keyed by the window's start, would otherwise answer the second input from the
+    first. ``evals`` should be windows the model never saw.
     """
     data, _ = evals.windows[0]  # (B, L)
     cut = data.size(1) // 2
     changed = data.clone()
     changed[:, cut:] = (data[:, cut:] + 1) % vocab  # every later token differs
-    before = worker.run("lm_logits", model, data, mask)[:, :cut]  # (B, cut, vocab)
-    after = worker.run("lm_logits", model, changed, mask)[:, :cut]  # (B, cut, vocab)
+    before = worker.run("fresh_lm_logits", model, data, mask)[:, :cut]  # (B, cut, vocab)
+    after = worker.run("fresh_lm_logits", model, changed, mask)[:, :cut]  # (B, cut, vocab)
     moved = (before - after).abs().nan_to_num(0.0)  # (B, cut, vocab)
     tolerance = 1e-4 * max(1.0, float(before.abs().nan_to_num(0.0).max()))
     if float(moved.max()) <= tolerance:
@@ -604,9 +625,7 @@ def candidate_loop(
     )
     if isinstance(bound, str):
         return TrainingRun("candidate_loop", "skip", f"your {train_fn}(): {bound}"), []
-    evals = EvalSet.from_tokens(
-        corpus.valid, opts.get("eval_batch_size", 10), bptt, config.training_budget.eval_windows
-    )
+    evals, held_out = eval_sets(corpus, spec, config)
     judged = worker.run("batch_first_view", model) if seq_first else model
     before = validation_loss(worker, judged, evals, mask, corpus.vocab_size)
     target = f"{model_cls}.forward"
@@ -632,7 +651,7 @@ def candidate_loop(
             candidate_reported=printed,
             observations=tuple(observations),
         ), observations
-    after = validation_loss(worker, judged, evals, mask, corpus.vocab_size)
+    after = validation_loss(worker, judged, held_out, mask, corpus.vocab_size)
     status, message = verdict(before, after, corpus, config)
     return TrainingRun(
         "candidate_loop",

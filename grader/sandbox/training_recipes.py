@@ -8,6 +8,7 @@ the validation loss is computed by the grader from the logits.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -66,6 +67,16 @@ def lm_trainer(
 ) -> Trainer:
     """A trainer for ``model``; the grader calls its ``steps`` method chunk by chunk."""
     return Trainer(model, lr, clip, gamma, ctx.device, optimizer)
+
+
+@recipe
+def fresh_lm_logits(
+    ctx: Context, model: nn.Module, data: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """`lm_logits` on a deep copy of ``model``: a copy made now has seen nothing of ``data``,
+    so a model that keeps what it was shown (a cache keyed by the window) cannot answer from
+    an earlier call. The copy is dropped after."""
+    return lm_logits(ctx, copy.deepcopy(model), data, mask)
 
 
 class BatchFirst(nn.Module):
