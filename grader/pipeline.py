@@ -427,6 +427,8 @@ def run_training(
             )
         )
         worker.restart()
+    if not worker.alive:  # the run killed it (a timeout, a crash): the next runs need one
+        worker.restart()
     observations: list[str] = []
     train_fn = parts.get("train")
     if train_fn and train_fn in symbols:

@@ -16,7 +16,7 @@ from grader.checks.attention import skip
 from grader.checks.base import SuiteContext, Violation, assert_no_leak, run_property
 from grader.checks.mask_source import MaskSource
 from grader.result import CheckResult
-from grader.sandbox import CandidateError
+from grader.sandbox import CandidateError, StaleHandle
 
 VOCAB = 50
 """A small vocabulary keeps the logits cheap to move; the properties do not depend on it."""
@@ -83,11 +83,17 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
     if model_symbol is None:
         return [skip(ctx, n, "no model class found") for n in names]
     seq_first = bool(ctx.shared.get("seq_first"))
-    try:
+
+    def build() -> Any:
         handle = w.new(model_symbol, VOCAB, *SIZES.values())
         w.call_method(handle, "eval")
         if seq_first:
             handle = w.run("batch_first_view", handle)  # (batch, seq) in, (batch, seq, vocab) out
+        return handle
+
+    model: dict[str, Any] = {}
+    try:
+        model["handle"] = build()
     except CandidateError as exc:  # construction failed: no property can run
         return [
             CheckResult(
@@ -107,7 +113,12 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         )
 
     def logits(src: torch.Tensor, masked: bool = True) -> torch.Tensor:
-        out = w.call(handle, src, mask_for(src.shape[1]) if masked else None)
+        mask = mask_for(src.shape[1]) if masked else None
+        try:
+            out = w.call(model["handle"], src, mask)
+        except StaleHandle:  # an earlier property killed the worker, which was restarted
+            model["handle"] = build()
+            out = w.call(model["handle"], src, mask)
         if not isinstance(out, torch.Tensor):
             raise Violation(f"forward returned {type(out).__name__}, expected logits")
         return out
