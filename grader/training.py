@@ -341,6 +341,8 @@ class LoopProbe:
     """What their train() raised, if it did."""
     modes: list[list[bool]]
     """``[training, grad_enabled]`` of the model at each forward call during their train()."""
+    scheduler_steps: int | None
+    """How many times the learning-rate scheduler we passed was stepped during their train()."""
     bptt: int
     """The window length passed; the stream's last window is shorter (bptt // 3)."""
 
@@ -393,7 +395,11 @@ def probe_loop(
     for name in watch:
         worker.stop_recording(name)
     seen = worker.call_method(modes, "modes")
-    return LoopProbe(records, worker.run("loss_calls", criterion), error, seen, bptt)
+    stepped = worker.getattr(scheduler, "last_epoch")  # StepLR counts its step() calls
+    losses = worker.run("loss_calls", criterion)
+    return LoopProbe(
+        records, losses, error, seen, stepped if isinstance(stepped, int) else None, bptt
+    )
 
 
 def evaluate_modes(
@@ -437,7 +443,8 @@ def modes_check(
     eval_fn: str | None,
 ) -> tuple[str, str]:
     """(status, message) of ``training.modes``: their train() runs the model in training mode
-    (dropout on), their evaluate() in eval mode (dropout off)."""
+    (dropout on) and leaves the per-epoch learning-rate schedule alone, their evaluate() runs
+    it in eval mode (dropout off)."""
     problems, seen = [], []
     if probe is not None and probe.modes:
         seen.append(f"training mode in {train_fn}()")
@@ -448,6 +455,13 @@ def modes_check(
                 f"{len(probe.modes)} forward calls, so dropout is off while it trains (a "
                 "model.eval() in the loop, or evaluate() called without model.train() after)"
             )
+    windows = len(probe.modes) if probe is not None else 0
+    if probe is not None and probe.scheduler_steps is not None and probe.scheduler_steps > 1:
+        problems.append(
+            f"your {train_fn}() stepped the learning-rate scheduler {probe.scheduler_steps} "
+            f"times in one epoch of {windows} batches: scheduler.step() sits inside the batch "
+            "loop, so the learning rate decays per batch (x0.95 each) instead of per epoch"
+        )
     if evaluated is not None and evaluated[0]:
         seen.append(f"eval mode in {eval_fn}()")
         in_training = sum(training for training, _ in evaluated[0])

@@ -212,8 +212,13 @@ def test_the_loops_targets_are_checked_against_the_next_tokens(
             "fail",
             "evaluate() runs the model in training",
         ),
+        (
+            ("        optimizer.step()\n", "        optimizer.step()\n        scheduler.step()\n"),
+            "fail",
+            "scheduler 3 times",
+        ),
     ],
-    ids=["correct", "eval-in-train", "train-in-evaluate"],
+    ids=["correct", "eval-in-train", "train-in-evaluate", "scheduler-per-batch"],
 )
 def test_the_model_mode_in_their_train_and_evaluate_is_checked(
     change: tuple[str, str] | None, status: str, words: str, tmp_path: Path
