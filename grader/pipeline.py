@@ -414,19 +414,10 @@ def run_training(
     spec = assignment.training
     assert spec is not None
     corpus = load_corpus(config.data_dir, config.splits)
-    opts = spec.options
     runs = []
     try:
         worker.run("reseed", config.seed)
-        model = worker.new(
-            parts["model"],
-            corpus.vocab_size,
-            opts["d_model"],
-            opts["nhead"],
-            opts["d_hid"],
-            opts["nlayers"],
-            opts["dropout"],
-        )
+        model = training.new_model(worker, parts["model"], corpus.vocab_size, spec)
         if seq_first:
             model = worker.run("batch_first_view", model)  # our loop is batch-first
         runs.append(

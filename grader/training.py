@@ -99,6 +99,14 @@ def eval_sets(corpus: Corpus, spec: TrainingSpec, config: GraderConfig) -> tuple
     )
 
 
+def new_model(worker: Any, cls: str, vocab: int, spec: TrainingSpec, **extra: Any) -> Any:
+    """``cls(ntoken, d_model, nhead, d_hid, nlayers, dropout)`` at the assignment's sizes, as
+    the handout builds its model, in ``worker``."""
+    opts = spec.options
+    sizes = (opts["d_model"], opts["nhead"], opts["d_hid"], opts["nlayers"], opts["dropout"])
+    return worker.new(cls, vocab, *sizes, **extra)
+
+
 def validation_loss(
     worker: Any, model: Any, evals: EvalSet, mask: torch.Tensor | None, vocab: int
 ) -> float:
@@ -258,16 +266,7 @@ def reference_baseline(
         worker.run("reseed", config.seed)
         # The handout's model adds positions to unscaled embeddings; so does the baseline,
         # so the two curves differ by the candidate's code, not by the architecture.
-        model = worker.new(
-            "TransformerLM",
-            corpus.vocab_size,
-            opts["d_model"],
-            opts["nhead"],
-            opts["d_hid"],
-            opts["nlayers"],
-            opts["dropout"],
-            scale_embedding=False,
-        )
+        model = new_model(worker, "TransformerLM", corpus.vocab_size, spec, scale_embedding=False)
         causal = causal_mask(opts.get("bptt", 35))  # (bptt, bptt), True = may attend
         return train_and_measure(worker, model, corpus, spec, config, causal, "reference_model")
     except ReferenceUnavailable as exc:
@@ -612,15 +611,7 @@ def candidate_loop(
         : windows * bptt + 1
     ]  # (seq, batch): their loop runs `windows` batches
     model_cls, train_fn = symbols["model"], symbols["train"]
-    model = worker.new(
-        model_cls,
-        corpus.vocab_size,
-        opts["d_model"],
-        opts["nhead"],
-        opts["d_hid"],
-        opts["nlayers"],
-        opts["dropout"],
-    )
+    model = new_model(worker, model_cls, corpus.vocab_size, spec)
     criterion, optimizer, scheduler = worker.run("training_objects", model, opts.get("lr", 5.0))
     bound = bind_arguments(
         params,
