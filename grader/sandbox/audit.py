@@ -175,7 +175,9 @@ class AuditGuard:
 
     def _refuse(self, event: str, detail: str, reason: str) -> None:
         line = f"{event} ({detail[:160]})" if detail else event
-        if len(self.events) < MAX_EVENTS:
+        if _bytecode_cache(detail):
+            pass  # every import tries to cache bytecode next to the (read-only) library: noise
+        elif len(self.events) < MAX_EVENTS:
             self.events.append(line)
         else:
             self.dropped += 1
@@ -190,6 +192,12 @@ class AuditGuard:
         if any(_under(real, root) for root in self.trusted_roots):
             return False
         return any(_under(real, root) for root in self.hidden_roots)
+
+
+def _bytecode_cache(path: str) -> bool:
+    """A ``__pycache__`` folder or a file in one: what Python's import system writes (and,
+    refused, goes on without). Refused like any write, but not reported."""
+    return path.rstrip("/").endswith("/__pycache__") or "/__pycache__/" in path
 
 
 def _resolve(path: Any, dir_fd: Any) -> str:

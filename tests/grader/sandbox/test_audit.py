@@ -114,3 +114,14 @@ def test_unrelated_events_pass_untouched(guard: AuditGuard) -> None:
     assert not refused(guard, "import", "json", None, [], [], [])
     assert not refused(guard, "compile", b"x = 1", "<string>")
     assert guard.take_events() == ([], 0)
+
+
+def test_bytecode_caches_are_refused_without_being_reported() -> None:
+    """Every import tries to write a ``__pycache__`` next to the read-only libraries; listing
+    those would bury what the candidate's own code tried (hundreds in a fresh environment)."""
+    from grader.sandbox.audit import _bytecode_cache
+
+    assert _bytecode_cache("/venv/lib/python3.11/site-packages/torchtext/__pycache__")
+    assert _bytecode_cache("/venv/lib/python3.11/site-packages/idna/__pycache__/core.pyc")
+    assert not _bytecode_cache("/work/main/PWNED")
+    assert not _bytecode_cache("/worker/__pycache_not__")
