@@ -310,6 +310,33 @@ def verdict(
     return "pass", f"{numbers}: it went down by {drop:.3f} (needed {needed:.3f})"
 
 
+def loop_arguments(
+    params: Any,
+    model: Any,
+    data: torch.Tensor,
+    bptt: int,
+    vocab: int,
+    objects: tuple[Any, Any, Any],
+    device: str = "cpu",
+) -> tuple[list[Any], dict[str, Any]] | str:
+    """`bind_arguments` for the handout's ``train()`` / ``evaluate()``: the model, data laid out
+    (seq, batch), the window, and the (criterion, optimizer, scheduler) of ``training_objects``."""
+    criterion, optimizer, scheduler = objects
+    values = {
+        "model": model,
+        "data": data,
+        "window": bptt,
+        "criterion": criterion,
+        "ntokens": vocab,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "epoch": 1,
+        "device": device,
+        "use_causal_mask": True,
+    }
+    return bind_arguments(params, values)
+
+
 def bind_arguments(params: Any, values: dict[str, Any]) -> tuple[list[Any], dict[str, Any]] | str:
     """Match the candidate's parameter names to the roles we can supply; a sentence if we cannot."""
     kwargs: dict[str, Any] = {}
@@ -365,20 +392,8 @@ def probe_loop(
     rows = torch.arange(2 * bptt + bptt // 3 + 1).unsqueeze(1)  # (seq, 1)
     columns = PROBE_COLUMN_OFFSET * torch.arange(PROBE_COLUMNS)  # (batch,)
     data = (rows + columns) % PROBE_VOCAB  # (seq, batch): the token after x is x + 1
-    bound = bind_arguments(
-        params,
-        {
-            "model": model,
-            "data": data,
-            "window": bptt,
-            "criterion": criterion,
-            "ntokens": PROBE_VOCAB,
-            "optimizer": optimizer,
-            "scheduler": scheduler,
-            "epoch": 1,
-            "device": "cpu",
-            "use_causal_mask": True,
-        },
+    bound = loop_arguments(
+        params, model, data, bptt, PROBE_VOCAB, (criterion, optimizer, scheduler)
     )
     if isinstance(bound, str):
         return None
@@ -410,20 +425,9 @@ def evaluate_modes(
     bptt = spec.options.get("bptt", 35)
     model = worker.new(model_cls, PROBE_VOCAB, 16, 2, 32, 1, 0.1)
     worker.call_method(model, "train")
-    criterion, _, _ = worker.run("training_objects", model, 0.1)
+    objects = worker.run("training_objects", model, 0.1)
     data = torch.arange(2 * bptt + 1).unsqueeze(1).expand(-1, PROBE_COLUMNS) % PROBE_VOCAB
-    bound = bind_arguments(
-        params,
-        {
-            "model": model,
-            "data": data.contiguous(),  # (seq, batch)
-            "window": bptt,
-            "criterion": criterion,
-            "ntokens": PROBE_VOCAB,
-            "device": "cpu",
-            "use_causal_mask": True,
-        },
-    )
+    bound = loop_arguments(params, model, data.contiguous(), bptt, PROBE_VOCAB, objects)
     if isinstance(bound, str):
         return None
     watch = worker.run("watch_modes", model)
@@ -612,21 +616,9 @@ def candidate_loop(
     ]  # (seq, batch): their loop runs `windows` batches
     model_cls, train_fn = symbols["model"], symbols["train"]
     model = new_model(worker, model_cls, corpus.vocab_size, spec)
-    criterion, optimizer, scheduler = worker.run("training_objects", model, opts.get("lr", 5.0))
-    bound = bind_arguments(
-        params,
-        {
-            "model": model,
-            "data": train,
-            "window": bptt,
-            "criterion": criterion,
-            "ntokens": corpus.vocab_size,
-            "optimizer": optimizer,
-            "scheduler": scheduler,
-            "epoch": 1,
-            "device": config.device,
-            "use_causal_mask": True,
-        },
+    objects = worker.run("training_objects", model, opts.get("lr", 5.0))
+    bound = loop_arguments(
+        params, model, train, bptt, corpus.vocab_size, objects, device=config.device
     )
     if isinstance(bound, str):
         return TrainingRun("candidate_loop", "skip", f"your {train_fn}(): {bound}"), []
