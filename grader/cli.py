@@ -91,11 +91,13 @@ def expand_paths(patterns: list[str]) -> list[Path]:
 
 
 def parse_map(items: list[str], assignment: Assignment) -> dict[str, str]:
-    """``--map task=symbol`` options, checked against the assignment's task ids (and, for an
-    assignment with training, ``training.train`` and ``training.evaluate``: the loop functions)."""
-    tasks = [t.id for t in assignment.tasks] + (
-        ["training.train", "training.evaluate"] if assignment.training else []
-    )
+    """``--map task=symbol`` options, checked against the assignment's task ids (and
+    ``task.role`` for the further functions a task's kind names, e.g. ``training.train``)."""
+    from grader import kinds
+
+    tasks = [t.id for t in assignment.tasks] + [
+        f"{t.id}.{role}" for t in assignment.tasks for role in kinds.get(t.kind).parts
+    ]
     mapping = {}
     for item in items:
         task, sep, symbol = (part.strip() for part in item.partition("="))

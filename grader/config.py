@@ -49,54 +49,96 @@ class SandboxLimits:
 
 
 @dataclass(frozen=True)
-class CheckBudget:
-    """How many Hypothesis examples each property gets."""
+class TrainingBudget:
+    """Size of a training check for one budget."""
 
+    steps: int
+    """Optimiser steps of the candidate's model on the grader's loop (ignored when ``epochs``
+    is set)."""
+    eval_every: int
+    """Steps between two validation measurements (the curve's resolution)."""
+    eval_windows: int
+    """Validation windows (or batches) the grader scores each time (fixed, chosen by the grader)."""
+    timeout_s: float
+    """Wall-clock limit of the whole training check."""
+    epochs: int | None = None
+    """Train this many passes over the training data instead of ``steps`` (``full``: the
+    test's own schedule). A kind turns it into steps with `steps_for`, since only it knows
+    how many batches make an epoch."""
+
+    def steps_for(self, batches_per_epoch: int) -> int:
+        """Optimiser steps of a run: ``epochs`` passes of ``batches_per_epoch`` batches when
+        the budget counts epochs, else ``steps``."""
+        if self.epochs is None:
+            return self.steps
+        return self.epochs * max(1, batches_per_epoch)
+
+
+@dataclass(frozen=True)
+class BudgetProfile:
+    """Everything one ``--budget`` decides, in one object: how many Hypothesis examples each
+    property gets and how long the training checks run."""
+
+    name: Budget
     examples: int
     """Examples per property (after the explicit edge cases)."""
+    training: TrainingBudget
+    """Training steps (or epochs), curve resolution and time limit."""
+    is_grade: bool = True
+    """False for ``smoke``: too few examples and steps to be trusted as a grade."""
+
+
+BUDGETS: dict[str, BudgetProfile] = {
+    # smoke: checks that the grader itself works end to end (its own CI), not the candidate:
+    # too few examples and training steps to be trusted as a grade.
+    "smoke": BudgetProfile(
+        "smoke",
+        examples=3,
+        training=TrainingBudget(steps=10, eval_every=5, eval_windows=2, timeout_s=60),
+        is_grade=False,
+    ),
+    # quick: every bug of the catalogue is caught at 12 examples (tests assert it); 22 gives
+    # the ~500 examples a submission the benchmark asks for, at almost no cost (measured: 520
+    # examples in 27.3 s against 290 in 27.6 s; the worker round trips dominate). ~150 steps
+    # of the test's model is what two CPU cores do in well under a minute.
+    "quick": BudgetProfile(
+        "quick",
+        examples=22,
+        training=TrainingBudget(steps=150, eval_every=25, eval_windows=8, timeout_s=240),
+    ),
+    "standard": BudgetProfile(
+        "standard",
+        examples=40,
+        training=TrainingBudget(steps=600, eval_every=50, eval_windows=16, timeout_s=900),
+    ),
+    "thorough": BudgetProfile(
+        "thorough",
+        examples=100,
+        training=TrainingBudget(steps=600, eval_every=50, eval_windows=16, timeout_s=900),
+    ),
+    # full: the test's own number of epochs (10 for the transformer test), meant for a GPU.
+    "full": BudgetProfile(
+        "full",
+        examples=100,
+        training=TrainingBudget(
+            steps=0, eval_every=200, eval_windows=64, timeout_s=6 * 3600, epochs=10
+        ),
+    ),
+}
+"""The budgets ``--budget`` offers, cheapest first."""
+
+
+@dataclass(frozen=True)
+class CheckBudget:
+    """How many Hypothesis examples each property gets (a view of `BudgetProfile`)."""
+
+    examples: int
     deadline_s: float | None = None
     """Per-example deadline; None because the worker's own call timeout already bounds it."""
 
 
-CHECK_BUDGETS: dict[str, CheckBudget] = {
-    # smoke: checks that the grader itself works end to end (its own CI), not the candidate:
-    # too few examples and training steps to be trusted as a grade.
-    "smoke": CheckBudget(examples=3),
-    # quick: every bug of the catalogue is caught at 12 (tests assert it); 22 gives the
-    # ~500 examples a submission the benchmark asks for, at almost no cost (measured: 520
-    # examples in 27.3 s against 290 in 27.6 s; the worker round trips dominate).
-    "quick": CheckBudget(examples=22),
-    "standard": CheckBudget(examples=40),
-    "thorough": CheckBudget(examples=100),
-    "full": CheckBudget(examples=100),
-}
-
-
-@dataclass(frozen=True)
-class TrainingBudget:
-    """Size of the training check for one budget."""
-
-    steps: int
-    """Optimiser steps of the candidate's model on the reference loop."""
-    eval_every: int
-    """Steps between two validation measurements (the curve's resolution)."""
-    eval_windows: int
-    """Validation windows the grader scores each time (fixed, chosen by the grader)."""
-    timeout_s: float
-    """Wall-clock limit of the whole training check."""
-    epochs: int | None = None
-    """For ``full``: run the test's own number of epochs instead of a step budget."""
-
-
-TRAINING_BUDGETS: dict[str, TrainingBudget] = {
-    "smoke": TrainingBudget(steps=10, eval_every=5, eval_windows=2, timeout_s=60),
-    # quick: ~150 steps of the test's model is what two CPU cores do in well under a minute.
-    "quick": TrainingBudget(steps=150, eval_every=25, eval_windows=8, timeout_s=240),
-    "standard": TrainingBudget(steps=600, eval_every=50, eval_windows=16, timeout_s=900),
-    "thorough": TrainingBudget(steps=600, eval_every=50, eval_windows=16, timeout_s=900),
-    # full: the test's own 10 epochs, meant for a GPU.
-    "full": TrainingBudget(steps=0, eval_every=200, eval_windows=64, timeout_s=6 * 3600, epochs=10),
-}
+CHECK_BUDGETS: dict[str, CheckBudget] = {n: CheckBudget(b.examples) for n, b in BUDGETS.items()}
+TRAINING_BUDGETS: dict[str, TrainingBudget] = {n: b.training for n, b in BUDGETS.items()}
 
 
 @dataclass(frozen=True)
@@ -330,12 +372,20 @@ class GraderConfig:
     longer than ``full`` on a fast GPU or a deliberately short one; None = the budget's."""
 
     @property
+    def profile(self) -> BudgetProfile:
+        """The budget's profile, with ``training_override`` applied."""
+        profile = BUDGETS[self.budget]
+        if self.training_override is not None:
+            profile = replace(profile, training=self.training_override)
+        return profile
+
+    @property
     def checks(self) -> CheckBudget:
-        return CHECK_BUDGETS[self.budget]
+        return CheckBudget(self.profile.examples)
 
     @property
     def training_budget(self) -> TrainingBudget:
-        return self.training_override or TRAINING_BUDGETS[self.budget]
+        return self.profile.training
 
     def with_(self, **changes: object) -> GraderConfig:
         return replace(self, **changes)

@@ -12,17 +12,16 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import hypothesis
 import torch
 
-from grader import __version__, positional, scoring, timing, training
+from grader import __version__, kinds, scoring, timing
 from grader.answers import find_and_score
-from grader.assignment import Assignment, TaskSpec, TrainingSpec
-from grader.checks import SUITES, language_model
-from grader.checks import mask_source as masks
+from grader.assignment import Assignment, TaskSpec
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
 from grader.intake import extract, load_submission, resolve
@@ -37,8 +36,7 @@ from grader.result import (
     TrainingResult,
 )
 from grader.sandbox import CandidateError, Sandbox, WorkerError
-from grader.trusted import ReferenceUnavailable, start_reference
-from reference.data import load_corpus
+from grader.trusted import LazyReference, ordered
 
 Progress = Callable[[str], None]
 TAMPERING = (
@@ -210,82 +208,89 @@ def run_checks(
     config: GraderConfig,
     say: Progress,
 ) -> tuple[dict[str, list[CheckResult]], TrainingResult | None, timing.TimingReport]:
-    """Every task's suite, then the training check, then the timings, in one worker."""
-    results, source, seq_first = run_suites(worker, assignment, resolutions, symbols, config, say)
-    parts = training_parts(resolutions)
-    kind = assignment.training.kind if assignment.training else None
-    mask = causal_mask(worker, source, assignment)
-    # One trusted worker holds the reference for the training baseline and the timings.
-    reference = reference_worker(config) if kind == "language_model" else None
+    """Every task's checks, then the training checks, then the timings, in one worker; the
+    kinds (`grader.kinds`) do the work, this only calls their hooks in order."""
+    reference = reference_for(assignment, config)
     try:
-        training_result, training_checks = None, []
-        if (
-            kind == "positional_dummy"
-        ):  # runs without a model too: the candidate's dummy data is checked alone
+        results, runs = run_suites(worker, assignment, resolutions, symbols, config, say, reference)
+        training_result = None
+        for run in runs:
+            kind = kinds.get(run.task.kind)
+            if not kind.trains:
+                continue
             say("training")
-            training_result, training_checks = positional.run_training(
-                worker, assignment, symbols, config, model=parts.get("model")
-            )
-        elif kind == "language_model" and parts.get("model"):
-            say("training")
-            training_result, training_checks = run_training(
-                worker, assignment, parts, symbols, mask, config, reference, seq_first
-            )
-        if training_checks:
-            results.setdefault("training", []).extend(training_checks)
+            trained = guarded(run, lambda run=run, kind=kind: kind.train(run))
+            if isinstance(trained, list):  # the hook failed: its error is the task's check
+                results.setdefault(run.task.id, []).extend(trained)
+            elif trained is not None:
+                results.setdefault(run.task.id, []).extend(trained.checks)
+                training_result = training_result or trained.result
         say("timing against the reference")
-        symbol_of = resolved_symbols(resolutions) | {"training": parts.get("model")}
-        # Only correct code is timed: the speed of a wrong result says nothing about optimisation.
-        timed = {
-            task: symbol_of.get(task) if correct(results.get(task, []), task) else None
-            for task in timing.TASKS
-        }
-        vocab = (
-            training_result.vocab_size
-            if training_result and training_result.vocab_size
-            else timing.PTB_VOCAB
-        )
-        timings = timing.measure(
-            worker,
-            assignment,
-            timed,
-            config,
-            mask=mask,
-            vocab_size=vocab,
-            reference=reference,
-            seq_first=seq_first,
-        )
+        timings = time_tasks(worker, runs, results, config, reference)
     finally:
-        if reference is not None:
-            reference.close()
+        reference.close()
     return results, training_result, timings
 
 
-def reference_worker(config: GraderConfig) -> Sandbox | None:
-    """A started reference worker, or None when it cannot start (each stage then tries on
-    its own and reports why)."""
-    try:
-        return start_reference(config)
-    except (ReferenceUnavailable, WorkerError):
-        return None
+def reference_for(assignment: Assignment, config: GraderConfig) -> LazyReference:
+    """The submission's trusted reference worker (started on first use): the modules of the
+    project's reference package the assignment's kinds need, and its own ``reference.py``."""
+    modules = {m for t in assignment.tasks for m in kinds.get(t.kind).reference_modules}
+    solution = assignment.reference_source() if assignment.reference_file else None
+    return LazyReference(config, ordered(modules), solution)
 
 
 def timed_items(assignment: Assignment) -> int:
-    """How many items `grader.timing` times for this assignment (0 when it times none)."""
-    if not assignment.training or assignment.training.kind != "language_model":
-        return 0
-    return sum(task.id in timing.TASKS for task in assignment.tasks)
+    """How many items the assignment's kinds time (0 when it times none)."""
+    return sum(kinds.get(task.kind).timed for task in assignment.tasks)
 
 
-def correct(checks: list[CheckResult], task: str) -> bool:
-    """Whether a task's code gives right results: its correctness checks pass (for the
-    training task, the model trains on the grader's loop)."""
-    relevant = [
-        c
-        for c in checks
-        if (c.name == "training.runs" if task == "training" else c.criterion == "completion")
+def time_tasks(
+    worker: Any,
+    runs: list[SuiteContext],
+    results: dict[str, list[CheckResult]],
+    config: GraderConfig,
+    reference: LazyReference,
+) -> timing.TimingReport:
+    """Time every timed task whose code is right (a wrong result's speed says nothing)."""
+    items: list[tuple[str, timing.Builder | None]] = []
+    for run in runs:
+        kind = kinds.get(run.task.kind)
+        if kind.timed:
+            right = run.symbol is not None and kind.correct(results.get(run.task.id, []))
+            build = partial(kind.timing_item, run) if right else None
+            items.append((run.task.id, build))
+    return timing.measure(worker, items, config, reference)
+
+
+def contexts(
+    worker: Any,
+    assignment: Assignment,
+    resolutions: dict[str, Any],
+    symbols: dict[str, Any],
+    config: GraderConfig,
+    say: Progress,
+    reference: LazyReference,
+) -> list[SuiteContext]:
+    """One context per task, sharing one dict of facts between them."""
+    symbol_of = resolved_symbols(resolutions)
+    shared: dict[str, Any] = {"symbols": symbols, "resolutions": resolutions}
+    return [
+        SuiteContext(
+            worker,
+            task,
+            symbol_of.get(task.id),
+            config,
+            symbols=symbol_of,
+            shared=shared,
+            assignment=assignment,
+            kinds={t.id: t.kind for t in assignment.tasks},
+            parts={t: dict(r.parts) for t, r in resolutions.items()},
+            reference=reference,
+            say=say,
+        )
+        for task in assignment.tasks
     ]
-    return bool(relevant) and all(c.status in ("pass", "skip") for c in relevant)
 
 
 def run_suites(
@@ -295,51 +300,48 @@ def run_suites(
     symbols: dict[str, Any],
     config: GraderConfig,
     say: Progress,
-) -> tuple[dict[str, list[CheckResult]], masks.MaskSource, bool]:
-    """The property suites of every task (after finding the candidate's causal mask, which
-    the suites share), the mask source they used, and whether the candidate's model is
-    seq-first throughout (then graded through a batch-first view)."""
-    symbol_of = resolved_symbols(resolutions)
-    model = training_parts(resolutions).get("model")
-    language = assignment.training is not None and assignment.training.kind == "language_model"
-    if language:
-        say("finding the causal mask")
-        source = find_mask(worker, assignment, resolutions, symbols)
-    else:
-        source = masks.MaskSource(None, None, "this assignment has no causal mask")
-    seq_first = False
-    if language and model:
-        try:
-            seq_first = language_model.is_seq_first(worker, model, source)
-        except WorkerError:  # the probe killed the worker: the model's own checks will say why
-            worker.restart()
-    shared = {"mask_source": source, "symbols": symbols, "seq_first": seq_first}
+    reference: LazyReference | None = None,
+) -> tuple[dict[str, list[CheckResult]], list[SuiteContext]]:
+    """Every task's ``prepare`` hook, then its checks; returns the checks by task and the
+    context of each task (for the training and timing hooks)."""
+    own = reference is None
+    reference = reference or reference_for(assignment, config)
+    runs = contexts(worker, assignment, resolutions, symbols, config, say, reference)
     results: dict[str, list[CheckResult]] = {}
-    for task in assignment.tasks:
-        symbol = symbol_of.get(task.id) if task.id != "training" else model
-        if task.suite not in SUITES or (symbol is None and task.id != "causal_mask"):
-            continue
-        if (
-            task.id == "causal_mask"
-            and symbol is None
-            and source.style is None
-            and not resolutions[task.id].found
-        ):
-            continue
-        say(f"checking {task.id}")
-        ctx = SuiteContext(worker, task, symbol, config, symbols=symbol_of, shared=shared)
-        try:
-            results[task.id] = SUITES[task.suite](ctx)
-        except WorkerError as exc:  # the suite could not start (construction killed the worker)
-            results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", exc.summary())]
-            worker.restart()
-        except Exception as exc:  # noqa: BLE001 - one task's failing checks must not lose the rest
-            first = str(exc).splitlines()[0][:200] if str(exc) else ""
-            message = (
-                f"the checks of this task could not judge your code ({type(exc).__name__}: {first})"
-            )
-            results[task.id] = [CheckResult(f"{task.id}.suite", task.id, "error", message)]
-    return results, source, seq_first
+    try:
+        for run in runs:
+            failed = guarded(run, lambda run=run: kinds.get(run.task.kind).prepare(run))
+            if isinstance(failed, list):
+                results[run.task.id] = failed
+        for run in runs:
+            kind = kinds.get(run.task.kind)
+            if run.task.id in results or (run.symbol is None and not kind.runs_without_symbol):
+                continue
+            say(f"checking {run.task.id}")
+            checks = guarded(run, lambda run=run, kind=kind: kind.check(run))
+            if checks:
+                results[run.task.id] = checks
+    finally:
+        if own:
+            reference.close()
+    return results, runs
+
+
+def guarded(run: SuiteContext, hook: Callable[[], Any]) -> Any:
+    """``hook()``, or when it fails, the task's one ``<task>.suite`` error check saying why
+    (one task's failing checks must not lose the rest)."""
+    task = run.task.id
+    try:
+        return hook()
+    except WorkerError as exc:  # the hook could not start (construction killed the worker)
+        run.worker.restart()
+        return [CheckResult(f"{task}.suite", task, "error", exc.summary())]
+    except Exception as exc:  # noqa: BLE001 - one task's failing checks must not lose the rest
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        message = (
+            f"the checks of this task could not judge your code ({type(exc).__name__}: {first})"
+        )
+        return [CheckResult(f"{task}.suite", task, "error", message)]
 
 
 def resolved_symbols(resolutions: dict[str, Any]) -> dict[str, str | None]:
@@ -348,153 +350,6 @@ def resolved_symbols(resolutions: dict[str, Any]) -> dict[str, str | None]:
         task: (r.symbol if r.found and r.resolved_by != "inline" else None)
         for task, r in resolutions.items()
     }
-
-
-def causal_mask(
-    worker: Any, source: masks.MaskSource, assignment: Assignment
-) -> torch.Tensor | None:
-    """The candidate's own causal mask for the training window, or None when they have none
-    (or it cannot be built: the checks report why)."""
-    if source.style is None or assignment.training is None:
-        return None
-    try:
-        return source.mask(worker, assignment.training.options.get("bptt", 35), torch.float32)
-    except WorkerError:
-        worker.restart()
-        return None
-
-
-def training_parts(resolutions: dict[str, Any]) -> dict[str, str | None]:
-    """The training task's parts: ``model``, ``train`` and ``evaluate`` symbols (or None)."""
-    loop = resolutions.get("training")
-    parts: dict[str, str | None] = dict(loop.parts) if loop is not None else {}
-    if not parts.get("model") and loop is not None and loop.found and loop.resolved_by != "inline":
-        parts["model"] = loop.symbol
-    return parts
-
-
-def find_mask(
-    worker: Any, assignment: Assignment, resolutions: dict[str, Any], symbols: dict[str, Any]
-) -> masks.MaskSource:
-    """Where the candidate's causal mask comes from: their mask function, or the masks their
-    own train() passes to the model (observed), or nowhere."""
-    symbol_of = resolved_symbols(resolutions)
-    parts = training_parts(resolutions)
-    model_cls, train_fn = parts.get("model"), parts.get("train")
-    observe = None
-    if train_fn and model_cls and train_fn in symbols and assignment.training:
-        observe = lambda: training.observe_masks(
-            worker,
-            train_fn,
-            model_cls,
-            symbol_of.get("attention"),
-            symbols[train_fn].params,
-            assignment.training,
-        )
-    try:
-        return masks.find(worker, symbol_of.get("causal_mask"), symbol_of.get("attention"), observe)
-    except WorkerError as exc:
-        worker.restart()
-        return masks.MaskSource(None, None, f"finding the mask failed: {exc.summary()}")
-
-
-def run_training(
-    worker: Any,
-    assignment: Assignment,
-    parts: dict[str, str | None],
-    symbols: dict[str, Any],
-    mask: torch.Tensor | None,
-    config: GraderConfig,
-    reference: Sandbox | None = None,
-    seq_first: bool = False,
-) -> tuple[TrainingResult, list[CheckResult]]:
-    """The language-model training check: the grader's loop on the candidate's model, their own
-    loop, and the reference baseline (in ``reference``, a trusted worker, when given); ``mask``
-    is the candidate's causal mask for the window, in their convention."""
-    spec = assignment.training
-    assert spec is not None
-    corpus = load_corpus(config.data_dir, config.splits)
-    runs = []
-    try:
-        worker.run("reseed", config.seed)
-        model = training.new_model(worker, parts["model"], corpus.vocab_size, spec)
-        if seq_first:
-            model = worker.run("batch_first_view", model)  # our loop is batch-first
-        runs.append(
-            training.train_and_measure(worker, model, corpus, spec, config, mask, "reference_loop")
-        )
-    except WorkerError as exc:
-        runs.append(
-            training.TrainingRun(
-                "reference_loop", "error", f"building your model failed: {exc.summary()}"
-            )
-        )
-        worker.restart()
-    if not worker.alive:  # the run killed it (a timeout, a crash): the next runs need one
-        worker.restart()
-    observations: list[str] = []
-    train_fn = parts.get("train")
-    if train_fn and train_fn in symbols:
-        try:
-            worker.run("reseed", config.seed)
-            run, observations = training.candidate_loop(
-                worker,
-                spec,
-                {"model": parts["model"], "train": train_fn},
-                symbols[train_fn].params,
-                corpus,
-                config,
-                mask,
-                seq_first,
-            )
-            runs.append(run)
-        except WorkerError as exc:
-            runs.append(
-                training.TrainingRun(
-                    "candidate_loop",
-                    "error",
-                    f"your {train_fn}() could not be run: {exc.summary()}",
-                )
-            )
-            worker.restart()
-    runs.append(training.reference_baseline(corpus, spec, config, reference))
-    checks = training.checks_from_runs(
-        "training", runs, observations, corpus.unigram_entropy, config
-    )
-    if train_fn and train_fn in symbols:
-        checks += loop_checks(worker, parts, symbols, spec)
-    return training.result(runs, corpus, config), checks
-
-
-def loop_checks(
-    worker: Any, parts: dict[str, str | None], symbols: dict[str, Any], spec: TrainingSpec
-) -> list[CheckResult]:
-    """``training.targets_aligned`` and ``training.modes``: their train() on a stream whose
-    next tokens are known, with what reached the loss compared with what should have
-    (`training.targets_check`), and the model's mode in their train() and evaluate()."""
-    model, train_fn, eval_fn = parts["model"], parts["train"], parts.get("evaluate")
-    assert model is not None and train_fn is not None
-    forward = f"{model}.forward"
-    evaluated = None
-    try:
-        worker.run("reseed", 0)
-        probe = training.probe_loop(
-            worker, train_fn, model, symbols[train_fn].params, spec, (forward,)
-        )
-        targets = training.targets_check(probe, forward, train_fn)
-        if eval_fn and eval_fn in symbols:
-            evaluated = training.evaluate_modes(
-                worker, eval_fn, model, symbols[eval_fn].params, spec
-            )
-        modes = training.modes_check(probe, evaluated, train_fn, eval_fn)
-    except WorkerError as exc:
-        skipped = f"your {train_fn}() could not be probed: {exc.summary()}"
-        targets = modes = ("skip", skipped)
-        worker.restart()
-    return [
-        CheckResult("training.targets_aligned", "training", *targets),
-        CheckResult("training.modes", "training", *modes),
-    ]
 
 
 def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> TaskResult:

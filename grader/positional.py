@@ -1,7 +1,7 @@
 """The training check of the positional-encoding test: does the candidate's model learn a task
 that only positions can solve, and does their own dummy dataset have anything to learn?
 
-Run in ``training.kind == "positional_dummy"`` assignments:
+Run by the ``positional_training`` kind (`grader.kinds.positional`):
 
 - ``reference_loop``: our loop (trusted code in the worker, Adam on minibatches) trains the
   candidate's model on the reference's dummy task (`reference.positional_task`): the target
@@ -18,19 +18,19 @@ from __future__ import annotations
 import functools
 import math
 import re
-import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from grader import dummy_data
-from grader.assignment import Assignment
 from grader.checks.base import Violation
 from grader.checks.binding import construct, order_of, params_of
 from grader.checks.positional_model import model_values
 from grader.config import GraderConfig
-from grader.result import CheckResult, CurvePoint, TrainingResult, TrainingRun
+from grader.driver import Interrupted, drive
+from grader.result import CheckResult, TrainingResult, TrainingRun
 from grader.sandbox import CandidateError, WorkerError
 from reference.positional_task import (
     DummyTask,
@@ -40,88 +40,86 @@ from reference.positional_task import (
     train_on_task,
 )
 
-TASK = "training"
 CORPUS = "positional-dummy"
-DEFAULTS: dict[str, Any] = {
-    "seq_len": 8,
-    "d_model": 16,
-    "n_heads": 2,
-    "n_train": 2048,
-    "n_val": 512,
-    "target_position": 2,
-    "lr": 1e-2,
-    "batch_size": 128,
-    "eval_every": 50,
-    "min_gain": 0.5,
-    "init": "seq_len, d_model, n_heads",
-}
-"""The reference task's own settings, used where the assignment's options leave one out."""
+
+
+@dataclass(frozen=True)
+class PositionalTrainingOptions:
+    """The dummy task the candidate's model trains on (`reference.positional_task`)."""
+
+    seq_len: int = 8
+    """Positions per sequence."""
+    d_model: int = 16
+    """Features per position."""
+    n_heads: int = 2
+    """Heads of the model the check builds."""
+    n_train: int = 2048
+    """Training sequences."""
+    n_val: int = 512
+    """Validation sequences (their targets never leave the grader)."""
+    target_position: int = 2
+    """The position whose first feature the target reads."""
+    lr: float = 1e-2
+    """Adam's learning rate in the grader's loop (the reference's own setting)."""
+    batch_size: int = 128
+    """Minibatch of the grader's loop."""
+    eval_every: int = 50
+    """Steps between two validation measurements."""
+    min_gain: float = 0.5
+    """The validation MSE must end below (1 - min_gain) x the predict-the-mean baseline."""
+    steps: dict[str, int] = field(default_factory=dict)
+    """Optimiser steps per budget name (``quick = 300``); the budget's own steps otherwise."""
+    data: tuple[str, ...] = ()
+    """Names of the candidate's dummy-data function, tried in order (exact, then without
+    case and underscores)."""
+    init: str = "seq_len, d_model, n_heads"
+    """The handout's constructor order, for parameters whose names say nothing."""
 
 
 def run_training(
     worker: Any,
-    assignment: Assignment,
+    task: str,
+    opts: PositionalTrainingOptions,
     symbols: dict[str, Any],
     config: GraderConfig,
     *,
-    model: str | None = None,
+    model: str | None,
+    looked_for: tuple[str, ...] = (),
 ) -> tuple[TrainingResult, list[CheckResult]]:
     """Train the candidate's model on the dummy task and check their dummy data.
 
     ``symbols`` is what the worker loaded (name -> ``SymbolInfo``, as ``LoadReport.symbols``);
-    ``model`` is the model class the training task resolved to (by default the first of the
-    assignment's ``training.model`` names the submission defines).
+    ``model`` is the model class the task resolved to, else the first of ``looked_for`` the
+    submission defines (with none, the data is checked alone).
     """
-    spec = assignment.training
-    assert spec is not None and spec.kind == "positional_dummy", "not a positional_dummy assignment"
-    opts = {**DEFAULTS, **spec.options}
-    task = make_dummy_task(
-        config.seed,
-        opts["seq_len"],
-        opts["d_model"],
-        opts["n_train"],
-        opts["n_val"],
-        opts["target_position"],
+    dummy = make_dummy_task(
+        config.seed, opts.seq_len, opts.d_model, opts.n_train, opts.n_val, opts.target_position
     )
     steps = steps_for(opts, config)
-    blind = position_blind_loss(
-        task, steps, opts["n_heads"], opts["batch_size"], opts["lr"], config.seed
-    )
-    model = model or find_symbol(symbols, spec.model, "class")
+    blind = position_blind_loss(dummy, steps, opts.n_heads, opts.batch_size, opts.lr, config.seed)
+    model = model or find_symbol(symbols, looked_for, "class")
     if model is None:
+        looked = ", ".join(looked_for[:4])
         run = TrainingRun(
-            "reference_loop",
-            "skip",
-            f"no model class was found (looked for {', '.join(spec.model[:4])})",
+            "reference_loop", "skip", f"no model class was found (looked for {looked})"
         )
     else:
         try:
-            run = train_and_measure(worker, model, symbols, task, opts, steps, blind, config)
-        except (
-            WorkerError
-        ) as exc:  # the worker died (timeout, crash): a result, and a fresh worker for what follows
-            run = TrainingRun(
-                "reference_loop",
-                "error",
-                f"training your {model} killed the worker: {exc.summary()}",
-            )
+            run = train_and_measure(worker, model, symbols, dummy, opts, steps, blind, config)
+        except WorkerError as exc:  # the worker died (timeout, crash): a fresh one follows
+            message = f"training your {model} killed the worker: {exc.summary()}"
+            run = TrainingRun("reference_loop", "error", message)
             worker.restart()
-    data_fn = find_symbol(symbols, tuple(opts.get("data", ())), "function")
+    data_fn = find_symbol(symbols, opts.data, "function")
     sizes = {
         "n_samples": dummy_data.PER_CALL,
-        "max_len": opts["seq_len"],
-        "d_model": opts["d_model"],
+        "max_len": opts.seq_len,
+        "d_model": opts.d_model,
         "vocab_size": dummy_data.VOCAB,
         "n_classes": dummy_data.CLASSES,
     }
     data_check = dummy_data.check(
-        worker,
-        TASK,
-        data_fn,
-        params_of(symbols, data_fn),
-        sizes,
-        config.seed,
-        tuple(opts.get("data", ())),
+        worker, task, data_fn, params_of(symbols, data_fn), sizes, config.seed, opts.data
     )
     training = TrainingResult(
         status={"pass": "pass", "error": "error", "skip": "missing"}.get(run.status, "fail"),
@@ -129,15 +127,18 @@ def run_training(
         splits=("train", "valid"),
         budget=config.budget,
         runs=(run,),
-        baseline_loss=task.baseline_loss,
+        baseline_loss=dummy.baseline_loss,
     )
-    return training, [*checks_from_run(run, model), data_check]
+    return training, [*checks_from_run(task, run, model), data_check]
 
 
-def steps_for(opts: dict[str, Any], config: GraderConfig) -> int:
-    """Optimiser steps for the configured budget (the assignment's table, else the budget's)."""
-    table = opts.get("steps", {})
-    return int(table[config.budget]) if config.budget in table else config.training_budget.steps
+def steps_for(opts: PositionalTrainingOptions, config: GraderConfig) -> int:
+    """Optimiser steps for the configured budget: the assignment's table, else the budget's
+    (for an epoch budget, its epochs over the training set in minibatches)."""
+    if config.training_override is None and config.budget in opts.steps:
+        return int(opts.steps[config.budget])
+    epoch = math.ceil(opts.n_train / opts.batch_size)
+    return config.training_budget.steps_for(epoch)
 
 
 @functools.lru_cache(maxsize=8)
@@ -201,63 +202,60 @@ def train_and_measure(
     model: str,
     symbols: dict[str, Any],
     task: DummyTask,
-    opts: dict[str, Any],
+    opts: PositionalTrainingOptions,
     steps: int,
     blind: float,
     config: GraderConfig,
 ) -> TrainingRun:
-    """Our loop on the candidate's model; the validation MSE measured here after every chunk."""
+    """Our loop on the candidate's model, driven by `grader.driver.drive`; the validation
+    MSE measured here after every chunk."""
     driver = "reference_loop"
-    curve: list[CurvePoint] = []
-    step, step_ms = 0, []
-    deadline = time.monotonic() + config.training_budget.timeout_s
+    trainer: list[Any] = []
+    handle: list[Any] = []
+
+    def evaluate() -> float:
+        if not handle:  # built at the first evaluation, inside the driver's error handling
+            worker.run("reseed", config.seed)
+            values = model_values(task.seq_len, task.d_model, opts.n_heads)
+            order = order_of(opts, PositionalTrainingOptions.init)
+            handle.append(construct(worker, model, params_of(symbols, model), values, order))
+        return validation_mse(worker, handle[0], task)
+
+    def setup() -> None:
+        trainer.append(
+            worker.run(
+                "positional_trainer",
+                handle[0],
+                task.train_x,
+                task.train_y,
+                opts.lr,
+                opts.batch_size,
+                config.seed,
+            )
+        )
+
     try:
-        worker.run("reseed", config.seed)
-        values = model_values(task.seq_len, task.d_model, opts["n_heads"])
-        handle = construct(
-            worker, model, params_of(symbols, model), values, order_of(opts, DEFAULTS["init"])
+        run = drive(
+            steps=steps,
+            eval_every=opts.eval_every,
+            timeout_s=config.training_budget.timeout_s,
+            evaluate=evaluate,
+            advance=lambda first, count: worker.call_method(trainer[0], "steps", count),
+            setup=setup,
+            stop_on=(Violation, CandidateError),
         )
-        before = validation_mse(worker, handle, task)
-        curve.append(CurvePoint(0, None, before))
-        trainer = worker.run(
-            "positional_trainer",
-            handle,
-            task.train_x,
-            task.train_y,
-            opts["lr"],
-            opts["batch_size"],
-            config.seed,
-        )
-        while step < steps and time.monotonic() < deadline:
-            count = min(opts["eval_every"], steps - step)
-            started = time.perf_counter()
-            losses = worker.call_method(trainer, "steps", count)
-            step_ms.append(
-                (time.perf_counter() - started) * 1000 / count
-            )  # our clock, not the worker's
-            step += count
-            train_loss = sum(losses) / len(losses) if losses else float("nan")
-            after = validation_mse(worker, handle, task)
-            curve.append(CurvePoint(step, train_loss, after))
-            if not (math.isfinite(after) and math.isfinite(train_loss)):
-                break
-    except Violation as exc:
-        return TrainingRun(driver, "error", exc.message, steps=step, curve=tuple(curve))
-    except CandidateError as exc:
-        what = "building or running" if not curve else f"training (after {step} steps)"
-        return TrainingRun(
-            driver,
-            "error",
-            f"{what} your {model} raised {exc.summary()}",
-            steps=step,
-            curve=tuple(curve),
-        )
-    ms = sorted(step_ms)[len(step_ms) // 2] if step_ms else None
-    status, message = verdict(
-        before, curve[-1].val_loss, task.baseline_loss, blind, opts["min_gain"]
-    )
-    if step < steps and status != "fail":
-        message += f" (stopped by the {config.training_budget.timeout_s:.0f} s limit after {step} of {steps} steps)"
+    except Interrupted as stop:
+        cause = stop.cause
+        if isinstance(cause, Violation):
+            return TrainingRun(driver, "error", cause.message, steps=stop.steps, curve=stop.curve)
+        what = "building or running" if not stop.curve else f"training (after {stop.steps} steps)"
+        message = f"{what} your {model} raised {cause.summary()}"  # type: ignore[attr-defined]
+        return TrainingRun(driver, "error", message, steps=stop.steps, curve=stop.curve)
+    ms = run.ms_per_step
+    status, message = verdict(run.before, run.last, task.baseline_loss, blind, opts.min_gain)
+    if run.steps < steps and status != "fail":
+        limit = config.training_budget.timeout_s
+        message += f" (stopped by the {limit:.0f} s limit after {run.steps} of {steps} steps)"
     described = (
         f"the task: the target is feature 0 at position {task.target_position} minus its mean over the "
         f"{task.seq_len} positions; {task.train_x.size(0)} training and {task.val_x.size(0)} validation "
@@ -271,12 +269,12 @@ def train_and_measure(
         driver,
         status,
         message,
-        steps=step,
-        val_loss_before=before,
-        val_loss_after=curve[-1].val_loss,
-        curve=tuple(curve),
-        ms_per_batch=None if ms is None else round(ms, 2),
-        tokens_per_s=None if not ms else round(opts["batch_size"] * task.seq_len / ms * 1000, 1),
+        steps=run.steps,
+        val_loss_before=run.before,
+        val_loss_after=run.last,
+        curve=run.curve,
+        ms_per_batch=ms,
+        tokens_per_s=None if not ms else round(opts.batch_size * task.seq_len / ms * 1000, 1),
         observations=(described, control),
     )
 
@@ -312,8 +310,9 @@ def verdict(
     )
 
 
-def checks_from_run(run: TrainingRun, model: str | None) -> list[CheckResult]:
-    """``training.runs`` and ``training.learns_positions`` from the run's verdict."""
+def checks_from_run(task: str, run: TrainingRun, model: str | None) -> list[CheckResult]:
+    """``<task>.runs`` and ``<task>.learns_positions`` from the run's verdict."""
+    TASK = task
     if run.status == "skip":
         return [
             CheckResult(f"{TASK}.{name}", TASK, "skip", run.message)

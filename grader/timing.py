@@ -1,14 +1,9 @@
 """Time the candidate's code against the reference: interleaved rounds, a clock out of reach.
 
-Three things are timed, at the handout's sizes (the assignment's training options: batch 20,
-2 heads, windows of 35 tokens, width 200):
-
-- ``attention``: forward and backward of the candidate's ``attention`` on
-  (batch, heads, seq, head_dim) queries, keys and values;
-- ``multi_head_attention``: forward and backward of their multi-head self-attention on
-  (batch, seq, d_model);
-- ``training``: one training step of their model (forward, cross-entropy, backward,
-  clipping, SGD), which also gives the report its ms/batch and tokens/s.
+What is timed is up to the kinds (`grader.kinds`): a timed kind builds one `Item` per task,
+the candidate's side and the reference's doing the same work (for the transformer test:
+forward and backward of attention and of multi-head attention, and one training step of the
+model, which also gives the report its ms/batch and tokens/s). This module only measures.
 
 How, and why this way (DESIGN.md, "The trust boundary"):
 
@@ -51,27 +46,17 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import torch
-
-from grader.assignment import Assignment
 from grader.config import GraderConfig
 from grader.result import Timing
 from grader.sandbox import CandidateError, Handle, Sandbox, WorkerError
 from grader.sandbox.isolation import processes_of_uid
-from grader.trusted import ReferenceUnavailable, start_reference
-from reference.masks import causal_mask
+from grader.trusted import LazyReference, ReferenceUnavailable
 
-TASKS = ("attention", "multi_head_attention", "training")
-"""The tasks that are timed, in the order they are timed."""
-PTB_VOCAB = 10_000
-"""Vocabulary of the handout's Penn Treebank: the output layer's size dominates a step."""
-TRAIN_WINDOWS = 4
-"""Distinct windows in the token stream a timed training step cycles through."""
 MIN_REPEATS = 3
 """Repeats every item gets, however slow: three rounds still give a median."""
 ITEM_BUDGET_S = 2.5
@@ -128,46 +113,6 @@ class TimingReport:
 
 
 @dataclass(frozen=True)
-class Sizes:
-    """The handout's sizes, from the assignment's training options."""
-
-    batch: int
-    heads: int
-    seq: int
-    d_model: int
-    d_hid: int
-    layers: int
-    dropout: float
-    vocab: int
-    lr: float
-    clip: float
-    gamma: float
-    seq_first: bool = False
-    """The candidate's model is seq-first: it is trained through its batch-first view."""
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], vocab: int, seq_first: bool = False) -> Sizes:
-        return cls(
-            batch=options.get("batch_size", 20),
-            heads=options.get("nhead", 2),
-            seq=options.get("bptt", 35),
-            d_model=options.get("d_model", 200),
-            d_hid=options.get("d_hid", 200),
-            layers=options.get("nlayers", 2),
-            dropout=options.get("dropout", 0.1),
-            vocab=vocab,
-            lr=options.get("lr", 5.0),
-            clip=options.get("clip", 0.5),
-            gamma=options.get("gamma", 0.95),
-            seq_first=seq_first,
-        )
-
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.heads
-
-
-@dataclass(frozen=True)
 class Side:
     """One contestant of an item: its worker, how to run a round there, and the check of
     the round's receipt (a sentence when something is wrong with it)."""
@@ -188,6 +133,13 @@ class Item:
     name: str
     candidate: Side
     reference: Side
+    tokens: int | None = None
+    """Tokens one call processes, for an item that is a training step: its timing then
+    gives the report's ms/batch and tokens/s."""
+
+
+Builder = Callable[[Sandbox], Item]
+"""Builds a task's item, given the started reference worker."""
 
 
 # --- the entry point -----------------------------------------------------------------------
@@ -195,59 +147,42 @@ class Item:
 
 def measure(
     worker: Sandbox,
-    assignment: Assignment,
-    symbols: Mapping[str, str | None],
+    items: Sequence[tuple[str, Builder | None]],
     config: GraderConfig,
-    *,
-    mask: torch.Tensor | None = None,
-    vocab_size: int = PTB_VOCAB,
-    reference: Sandbox | None = None,
-    seq_first: bool = False,
+    reference: LazyReference,
 ) -> TimingReport:
-    """Time the candidate's attention, multi-head attention and training step against the
-    reference's.
+    """Time each task's item against the reference, in order.
 
     :param worker: the candidate's worker, with the submission loaded.
-    :param symbols: task id -> the candidate's symbol (``None`` when missing); for
-        ``training``, their model class.
-    :param mask: the causal mask in the candidate's own convention (the mask the training
-        check uses), or None to time without a mask; the reference gets its own causal mask
-        exactly when the candidate gets one.
-    :param vocab_size: vocabulary of the timed model (the handout's PTB by default).
-    :param reference: a worker with `grader.trusted.start_reference`'s reference loaded, to share across
-        submissions; by default one is started here and closed at the end.
-    :param seq_first: the candidate's model is seq-first (`grader.checks.language_model.is_seq_first`).
+    :param items: (task id, builder) per timed task; None for a task whose code is missing or
+        wrong (a wrong result has no speed worth comparing).
+    :param reference: the trusted reference worker, started here on first need.
     """
-    spec = assignment.training
-    tasks = [task for task in TASKS if task in {t.id for t in assignment.tasks}]
-    if spec is None or spec.kind != "language_model" or not tasks:
+    if not items:
         return TimingReport((), ("no timings are defined for this assignment",), None, "none")
     skipped = [
         f"{task}: not timed: missing, or its checks fail (a wrong result has no speed worth comparing)"
-        for task in tasks
-        if not symbols.get(task)
+        for task, build in items
+        if build is None
     ]
-    present = [task for task in tasks if symbols.get(task)]
+    present = [(task, build) for task, build in items if build is not None]
     if not present:
         return TimingReport((), tuple(skipped), None, "none")
-    sizes = Sizes.from_options(spec.options, vocab_size, seq_first)
-    masks = (mask, None if mask is None else causal_keep_mask(sizes.seq))
-    own = reference is None
     timings: list[Timing] = []
     throughput, clocks_used = None, []
     try:
-        reference = reference or start_reference(config)
-        for task in present:
+        trusted = reference.get()
+        for task, build in present:
             try:
-                item = BUILDERS[task](worker, reference, symbols[task], sizes, masks, config.seed)
+                item = build(trusted)
                 timing, clock = time_item(item, config)
             except NotTimed as reason:
                 skipped.append(f"{task}: not timed: {reason}")
                 continue
             timings.append(timing)
             clocks_used.append(clock)
-            if task == "training":
-                throughput = throughput_of(timing, sizes.batch * sizes.seq)
+            if item.tokens:
+                throughput = throughput_of(timing, item.tokens)
     except (
         WorkerError,
         NotTimed,
@@ -255,16 +190,8 @@ def measure(
     ) as exc:  # the reference could not start, or a restart failed
         reason = exc.summary() if isinstance(exc, WorkerError) else str(exc)
         skipped.append(f"timing stopped after {len(timings)} of {len(present)} items: {reason}")
-    finally:
-        if own and reference is not None:
-            reference.close()
     clock = " and ".join(sorted(set(clocks_used))) or "none"
     return TimingReport(tuple(timings), tuple(skipped), throughput, clock)
-
-
-def causal_keep_mask(size: int) -> torch.Tensor:
-    """The reference's causal mask: True where a query may attend."""
-    return causal_mask(size)  # (size, size)
 
 
 def throughput_of(step: Timing, tokens: int) -> Throughput:
@@ -419,125 +346,8 @@ def cpu_clock_id(pid: int) -> int:
 
 # --- what is timed -------------------------------------------------------------------------
 
-Masks = tuple[torch.Tensor | None, torch.Tensor | None]
-"""(the candidate's mask, the reference's mask)."""
 FORWARD_BACKWARD = "forward_backward_calls"
-
-
-def attention_item(
-    worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int
-) -> Item:
-    gen = torch.Generator().manual_seed(seed)
-    shape = (s.batch, s.heads, s.seq, s.head_dim)
-    q, k, v = (
-        torch.randn(shape, generator=gen).requires_grad_() for _ in range(3)
-    )  # (batch, heads, seq, head_dim)
-    theirs = _built(worker, lambda: worker.symbol(symbol), f"looking up {symbol}")
-    ours = reference.symbol("reference.attention:attention")
-    check = output_check(shape)
-    return Item(
-        f"attention fwd+bwd {shape}",
-        Side(
-            f"your {symbol}",
-            worker,
-            lambda n: worker.run(FORWARD_BACKWARD, theirs, n, q, k, v, masks[0]),
-            check,
-            (theirs,),
-        ),
-        Side(
-            "the reference attention",
-            reference,
-            lambda n: reference.run(FORWARD_BACKWARD, ours, n, q, k, v, masks[1]),
-            check,
-            (ours,),
-        ),
-    )
-
-
-def multi_head_item(
-    worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int
-) -> Item:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(
-        s.batch, s.seq, s.d_model, generator=gen
-    ).requires_grad_()  # (batch, seq, d_model)
-    # Dropout 0 on both sides: the attention itself is timed, not a random mask.
-    theirs = _built(
-        worker,
-        lambda: worker.new(symbol, s.d_model, s.heads, 0.0),
-        f"{symbol}({s.d_model}, {s.heads}, 0.0)",
-    )
-    ours = reference.new("reference.attention:MultiHeadSelfAttention", s.d_model, s.heads, 0.0)
-    check = output_check((s.batch, s.seq, s.d_model))
-    return Item(
-        f"multi-head attention fwd+bwd ({s.batch}, {s.seq}, {s.d_model}), {s.heads} heads",
-        Side(
-            f"your {symbol}",
-            worker,
-            lambda n: worker.run(FORWARD_BACKWARD, theirs, n, x, x, x, masks[0]),
-            check,
-            (theirs,),
-        ),
-        Side(
-            "the reference multi-head attention",
-            reference,
-            lambda n: reference.run(FORWARD_BACKWARD, ours, n, x, x, x, masks[1]),
-            check,
-            (ours,),
-        ),
-    )
-
-
-def training_item(
-    worker: Sandbox, reference: Sandbox, symbol: str, s: Sizes, masks: Masks, seed: int
-) -> Item:
-    gen = torch.Generator().manual_seed(seed)
-    tokens = torch.randint(
-        0, s.vocab, (TRAIN_WINDOWS * s.seq + 1, s.batch), generator=gen
-    )  # (stream, batch)
-
-    def trainer(w: Sandbox, cls: str) -> tuple[Handle, Handle]:
-        w.run("reseed", seed)
-        model = w.new(cls, s.vocab, s.d_model, s.heads, s.d_hid, s.layers, s.dropout)
-        if s.seq_first and w is worker:
-            model = w.run("batch_first_view", model)  # the trainer feeds batch-first windows
-        return model, w.run("lm_trainer", model, s.lr, s.clip, s.gamma)
-
-    theirs = _built(
-        worker,
-        lambda: trainer(worker, symbol),
-        f"{symbol}({s.vocab}, {s.d_model}, {s.heads}, {s.d_hid}, {s.layers}, {s.dropout})",
-    )
-    ours = trainer(reference, "TransformerLM")
-
-    def check(losses: Any, calls: int) -> str | None:
-        ok = isinstance(losses, list) and len(losses) == calls
-        return None if ok else f"{calls} training steps did not give {calls} losses"
-
-    return Item(
-        f"training step ({s.batch}×{s.seq} tokens, vocab {s.vocab})",
-        Side(
-            f"your {symbol}",
-            worker,
-            lambda n: worker.call_method(theirs[1], "steps", tokens, 0, n, s.seq, masks[0]),
-            check,
-            theirs,
-        ),
-        Side(
-            "the reference model",
-            reference,
-            lambda n: reference.call_method(ours[1], "steps", tokens, 0, n, s.seq, masks[1]),
-            check,
-            ours,
-        ),
-    )
-
-
-BUILDERS: dict[str, Callable[..., Item]] = {
-    "attention": attention_item,
-    "multi_head_attention": multi_head_item,
-    "training": training_item,
-}
+"""The recipe that runs ``n`` forward and backward passes of a function or module."""
 
 
 def output_check(shape: tuple[int, ...]) -> Callable[[Any, int], str | None]:
@@ -554,7 +364,7 @@ def output_check(shape: tuple[int, ...]) -> Callable[[Any, int], str | None]:
     return check
 
 
-def _built(worker: Sandbox, make: Callable[[], Any], what: str) -> Any:
+def built(worker: Sandbox, make: Callable[[], Any], what: str) -> Any:
     """``make()`` in the candidate's worker, where a failure means the item cannot be timed
     (and a worker killed by it is restarted for the next item)."""
     try:

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
-from grader.assignment import TrainingSpec
+from grader.checks.binding import bind
 from grader.checks.masks import identify
 from grader.config import GraderConfig
+from grader.driver import Interrupted, drive
 from grader.result import CheckResult, CurvePoint, TrainingResult, TrainingRun
 from grader.sandbox import CandidateError, Sandbox, WorkerError, roles
 from grader.trusted import ReferenceUnavailable, start_reference
@@ -71,6 +71,46 @@ ROLE_NAMES: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class LMOptions:
+    """The language-model training set-up (the task's options in ``assignment.toml``)."""
+
+    d_model: int = 200
+    """Embedding width of the model the training check builds (the handout's emsize)."""
+    nhead: int = 2
+    """Attention heads."""
+    d_hid: int = 200
+    """Feed-forward width."""
+    nlayers: int = 2
+    """Encoder blocks."""
+    dropout: float = 0.1
+    """Dropout rate passed to the model."""
+    lr: float = 5.0
+    """Learning rate of the SGD the candidate's own ``train()`` receives (the handout's)."""
+    clip: float = 0.5
+    """Gradient-norm clipping of the handout's loop."""
+    gamma: float = 0.95
+    """StepLR decay per epoch."""
+    batch_size: int = 20
+    """Training batch (columns of the token stream)."""
+    eval_batch_size: int = 10
+    """Validation batch."""
+    bptt: int = 35
+    """Window length in tokens."""
+    loop_optimizer: Literal["sgd", "adam"] = "sgd"
+    """The optimiser of the grader's own loop (`reference_loop`)."""
+    loop_lr: float | None = None
+    """Its learning rate (None: ``lr``)."""
+    epochs: int = 10
+    """The test's own number of epochs: what ``--budget full`` trains."""
+
+    def batches_per_epoch(self, train_tokens: int) -> int:
+        """Windows of ``bptt`` tokens in one pass over ``train_tokens`` laid out in
+        ``batch_size`` columns (the last, shorter window included)."""
+        rows = train_tokens // self.batch_size
+        return max(1, math.ceil((rows - 1) / self.bptt))
+
+
+@dataclass(frozen=True)
 class EvalSet:
     """Fixed validation windows chosen by the grader: data and targets, batch-first."""
 
@@ -85,13 +125,13 @@ class EvalSet:
         )
 
 
-def eval_sets(corpus: Corpus, spec: TrainingSpec, config: GraderConfig) -> tuple[EvalSet, EvalSet]:
+def eval_sets(corpus: Corpus, opts: LMOptions, config: GraderConfig) -> tuple[EvalSet, EvalSet]:
     """(watched, held out): the windows the curve is measured on, from the first half of the
     validation split, and the windows the final loss is measured on, from the second half,
     never shown to the model before. A model that remembers what it was evaluated on (a
     cache keyed by the window) gains nothing on windows it has not seen."""
-    opts, count = spec.options, config.training_budget.eval_windows
-    batch, bptt = opts.get("eval_batch_size", 10), opts.get("bptt", 35)
+    count = config.training_budget.eval_windows
+    batch, bptt = opts.eval_batch_size, opts.bptt
     half = corpus.valid.numel() // 2
     return (
         EvalSet.from_tokens(corpus.valid[:half], batch, bptt, count),
@@ -99,11 +139,10 @@ def eval_sets(corpus: Corpus, spec: TrainingSpec, config: GraderConfig) -> tuple
     )
 
 
-def new_model(worker: Any, cls: str, vocab: int, spec: TrainingSpec, **extra: Any) -> Any:
+def new_model(worker: Any, cls: str, vocab: int, opts: LMOptions, **extra: Any) -> Any:
     """``cls(ntoken, d_model, nhead, d_hid, nlayers, dropout)`` at the assignment's sizes, as
     the handout builds its model, in ``worker``."""
-    opts = spec.options
-    sizes = (opts["d_model"], opts["nhead"], opts["d_hid"], opts["nlayers"], opts["dropout"])
+    sizes = (opts.d_model, opts.nhead, opts.d_hid, opts.nlayers, opts.dropout)
     return worker.new(cls, vocab, *sizes, **extra)
 
 
@@ -131,90 +170,84 @@ def train_and_measure(
     worker: Any,
     model: Any,
     corpus: Corpus,
-    spec: TrainingSpec,
+    opts: LMOptions,
     config: GraderConfig,
     mask: torch.Tensor | None,
     driver: str,
 ) -> TrainingRun:
-    """Our loop on ``model`` in ``worker``; validation measured here after every chunk."""
-    opts = spec.options
+    """Our loop on ``model`` in ``worker``, driven by `grader.driver.drive`; validation
+    measured here after every chunk."""
     budget = config.training_budget
     vocab = corpus.vocab_size
-    evals, held_out = eval_sets(corpus, spec, config)
-    train = batchify(
-        corpus.train, opts.get("batch_size", 20)
-    )  # (seq, batch), as the handout lays it out
-    deadline = time.monotonic() + budget.timeout_s
-    curve: list[CurvePoint] = []
-    step, batch_ms = 0, []
-    try:
-        before = validation_loss(worker, model, evals, mask, vocab)
-        curve.append(CurvePoint(0, None, before))
-        trainer = worker.run(
-            "lm_trainer",
-            model,
-            opts.get("loop_lr", opts.get("lr", 5.0)),
-            opts.get("clip", 0.5),
-            opts.get("gamma", 0.95),
-            optimizer=opts.get("loop_optimizer", "sgd"),
+    evals, held_out = eval_sets(corpus, opts, config)
+    train = batchify(corpus.train, opts.batch_size)  # (seq, batch), as the handout lays it out
+    steps = budget.steps_for(opts.batches_per_epoch(corpus.train.numel()))
+    trainer: list[Any] = []
+
+    def setup() -> None:
+        lr = opts.loop_lr if opts.loop_lr is not None else opts.lr
+        optimizer = opts.loop_optimizer
+        trainer.append(
+            worker.run("lm_trainer", model, lr, opts.clip, opts.gamma, optimizer=optimizer)
         )
-        while step < budget.steps and time.monotonic() < deadline:
-            n = min(budget.eval_every, budget.steps - step)
-            started = time.perf_counter()
-            losses = worker.call_method(
-                trainer, "steps", train, step, n, opts.get("bptt", 35), mask
-            )
-            batch_ms.append(
-                (time.perf_counter() - started) * 1000 / n
-            )  # our clock, not the worker's
-            step += n
-            train_loss = sum(losses) / len(losses) if losses else float("nan")
-            val = validation_loss(worker, model, evals, mask, vocab)
-            curve.append(CurvePoint(step, train_loss, val))
-            if not (math.isfinite(val) and math.isfinite(train_loss)):
-                break  # diverged: the verdict says so, more steps would say nothing new
+
+    def advance(first: int, count: int) -> list[float]:
+        return worker.call_method(trainer[0], "steps", train, first, count, opts.bptt, mask)
+
+    try:
+        run = drive(
+            steps=steps,
+            eval_every=budget.eval_every,
+            timeout_s=budget.timeout_s,
+            evaluate=lambda: validation_loss(worker, model, evals, mask, vocab),
+            advance=advance,
+            setup=setup,
+            stop_on=(WorkerError, ValueError),
+        )
         leak = future_leak(worker, model, held_out, mask, vocab)
         # The verdict's final loss is on windows never shown to the model (see `eval_sets`).
-        watched = curve[-1].val_loss
         after = (
             validation_loss(worker, model, held_out, mask, vocab)
-            if math.isfinite(watched)
-            else watched
+            if math.isfinite(run.last)
+            else run.last
         )
+    except Interrupted as stop:
+        cause = stop.cause
+        message = (
+            f"training crashed after {stop.steps} steps: {cause.summary()}"
+            if isinstance(cause, WorkerError)
+            else str(cause)
+        )
+        return TrainingRun(driver, "error", message, steps=stop.steps, curve=stop.curve)
     except WorkerError as exc:
-        return TrainingRun(
-            driver,
-            "error",
-            f"training crashed after {step} steps: {exc.summary()}",
-            steps=step,
-            curve=tuple(curve),
-        )
+        message = f"training crashed after {run.steps} steps: {exc.summary()}"
+        return TrainingRun(driver, "error", message, steps=run.steps, curve=run.curve)
     except ValueError as exc:
-        return TrainingRun(driver, "error", str(exc), steps=step, curve=tuple(curve))
-    ms = sorted(batch_ms)[len(batch_ms) // 2] if batch_ms else None
-    tokens = opts.get("batch_size", 20) * opts.get("bptt", 35)
-    last = curve[-1]
-    diverged = not all(math.isfinite(x) for x in (last.val_loss, last.train_loss or 0.0))
-    timed_out = step < budget.steps and not diverged  # stopped by the clock, not by a NaN
-    status, message = verdict(before, after, corpus, config)
+        return TrainingRun(driver, "error", str(exc), steps=run.steps, curve=run.curve)
+    ms = run.ms_per_step
+    tokens = opts.batch_size * opts.bptt
+    status, message = verdict(run.before, after, corpus, config)
     if leak is not None and status != "fail":
         status, message = "fail", f"{message}; but {leak}: {LEAK}"
-    if timed_out:
+    if run.timed_out:
         message += (
-            f" (stopped by the {budget.timeout_s:.0f} s limit after {step} of {budget.steps} steps)"
+            f" (stopped by the {budget.timeout_s:.0f} s limit after {run.steps} of {steps} steps)"
         )
     return TrainingRun(
         driver,
         status,
         message,
-        steps=step,
-        val_loss_before=before,
+        steps=run.steps,
+        val_loss_before=run.before,
         val_loss_after=after,
-        curve=tuple(curve),
-        ms_per_batch=None if ms is None else round(ms, 2),
+        curve=run.curve,
+        ms_per_batch=ms,
         tokens_per_s=None if not ms else round(tokens / ms * 1000, 1),
     )
 
+
+REFERENCE_MODEL = "reference.model:TransformerLM"
+"""The reference language model, in the trusted worker."""
 
 LEAK = "the model sees the tokens it should predict (a missing or wrong causal mask)"
 """The end of every message that reports a leak; `checks_from_runs` looks for it."""
@@ -250,7 +283,7 @@ def future_leak(
 
 
 def reference_baseline(
-    corpus: Corpus, spec: TrainingSpec, config: GraderConfig, worker: Sandbox | None = None
+    corpus: Corpus, opts: LMOptions, config: GraderConfig, worker: Sandbox | None = None
 ) -> TrainingRun:
     """The reference model on the same loop, data and budget, in a worker of its own
     (``worker``, from `grader.trusted.start_reference`, or one started and closed here).
@@ -259,16 +292,15 @@ def reference_baseline(
     candidate's: both ran on this machine, in a worker under the same limits, moments apart.
     It never shares a worker with candidate code, so nothing the candidate does can slow it.
     """
-    opts = spec.options
     own = worker is None
     try:
         worker = worker or start_reference(config)
         worker.run("reseed", config.seed)
         # The handout's model adds positions to unscaled embeddings; so does the baseline,
         # so the two curves differ by the candidate's code, not by the architecture.
-        model = new_model(worker, "TransformerLM", corpus.vocab_size, spec, scale_embedding=False)
-        causal = causal_mask(opts.get("bptt", 35))  # (bptt, bptt), True = may attend
-        return train_and_measure(worker, model, corpus, spec, config, causal, "reference_model")
+        model = new_model(worker, REFERENCE_MODEL, corpus.vocab_size, opts, scale_embedding=False)
+        causal = causal_mask(opts.bptt)  # (bptt, bptt), True = may attend
+        return train_and_measure(worker, model, corpus, opts, config, causal, "reference_model")
     except ReferenceUnavailable as exc:
         return TrainingRun("reference_model", "error", str(exc))
     except WorkerError as exc:
@@ -338,15 +370,10 @@ def loop_arguments(
 
 
 def bind_arguments(params: Any, values: dict[str, Any]) -> tuple[list[Any], dict[str, Any]] | str:
-    """Match the candidate's parameter names to the roles we can supply; a sentence if we cannot."""
-    kwargs: dict[str, Any] = {}
-    for param in params:
-        role = next((r for r, names in ROLE_NAMES.items() if param.name.lower() in names), None)
-        if role is not None and role in values:
-            kwargs[param.name] = values[role]
-        elif not param.has_default and param.kind.lower() not in ("var_positional", "var_keyword"):
-            return f"cannot call it: no value for its parameter {param.name!r}"
-    return [], kwargs
+    """Match the candidate's parameter names to the roles we can supply (`ROLE_NAMES`), with
+    the one binder every kind uses (`grader.checks.binding.bind`); a sentence if we cannot."""
+    bound = bind(params, values, order=(), roles=ROLE_NAMES)
+    return f"cannot call it: {bound}" if isinstance(bound, str) else bound
 
 
 PROBE_VOCAB = 50
@@ -378,13 +405,13 @@ def probe_loop(
     train_fn: str,
     model_cls: str,
     params: Any,
-    spec: TrainingSpec,
+    opts: LMOptions,
     watch: tuple[str, ...],
 ) -> LoopProbe | None:
     """Run the candidate's train() on two full windows and a short last one of a stream in
     which every token is followed by the next integer (mod `PROBE_VOCAB`), with the calls of
     ``watch`` recorded and the criterion's inputs kept. None when train() cannot be called."""
-    bptt = spec.options.get("bptt", 35)
+    bptt = opts.bptt
     model = worker.new(model_cls, PROBE_VOCAB, 16, 2, 32, 1, 0.0)
     criterion, optimizer, scheduler = worker.run(
         "training_objects", model, 0.1, record_losses=RECORDED_LOSSES
@@ -417,12 +444,12 @@ def probe_loop(
 
 
 def evaluate_modes(
-    worker: Any, eval_fn: str, model_cls: str, params: Any, spec: TrainingSpec
+    worker: Any, eval_fn: str, model_cls: str, params: Any, opts: LMOptions
 ) -> tuple[list[list[bool]], CandidateError | None] | None:
     """``[training, grad_enabled]`` at each forward call of their evaluate() on a small stream,
     given a model left in training mode (as it is after a training epoch); None when it
     cannot be called."""
-    bptt = spec.options.get("bptt", 35)
+    bptt = opts.bptt
     model = worker.new(model_cls, PROBE_VOCAB, 16, 2, 32, 1, 0.1)
     worker.call_method(model, "train")
     objects = worker.run("training_objects", model, 0.1)
@@ -491,13 +518,13 @@ def observe_masks(
     model_cls: str,
     attention_fn: str | None,
     params: Any,
-    spec: TrainingSpec,
+    opts: LMOptions,
 ) -> list[torch.Tensor]:
     """Run the candidate's train() on three tiny windows with their attention recorded and
     return the masks that reached it (used to find a mask built inline)."""
     target = attention_fn or f"{model_cls}.forward"
     position = 3 if attention_fn else 1  # attention(query, key, value, mask), forward(src, mask)
-    probe = probe_loop(worker, train_fn, model_cls, params, spec, (target,))
+    probe = probe_loop(worker, train_fn, model_cls, params, opts, (target,))
     if probe is None:
         return []
     found = (mask_argument(r, position) for r in probe.records[target])
@@ -595,7 +622,7 @@ def argument_at(record: dict[str, Any], position: int) -> Any:
 
 def candidate_loop(
     worker: Any,
-    spec: TrainingSpec,
+    opts: LMOptions,
     symbols: dict[str, str | None],
     params: Any,
     corpus: Corpus,
@@ -605,24 +632,26 @@ def candidate_loop(
 ) -> tuple[TrainingRun, list[str]]:
     """The candidate's own train() for a few windows of our data, then our evaluation (of a
     seq-first model through its batch-first view: their train() gets the model itself)."""
-    opts = spec.options
-    bptt, batch = opts.get("bptt", 35), opts.get("batch_size", 20)
+    bptt, batch = opts.bptt, opts.batch_size
     # As many batches as the grader's own loop: the handout's SGD at lr 5 spikes in its first
     # few dozen steps (measured: 5.9 -> 9.9 -> 5.3 nats over 50 steps on a correct model), so a
     # shorter run would judge the spike, not the loop.
-    windows = max(4, config.training_budget.steps or 200)
+    budget = config.training_budget
+    # Under an epoch budget (``full``) their train() gets one whole epoch of the split.
+    epoch = opts.batches_per_epoch(corpus.train.numel())
+    windows = max(4, budget.steps if budget.epochs is None else epoch)
     train = batchify(corpus.train, batch)[
         : windows * bptt + 1
     ]  # (seq, batch): their loop runs `windows` batches
     model_cls, train_fn = symbols["model"], symbols["train"]
-    model = new_model(worker, model_cls, corpus.vocab_size, spec)
-    objects = worker.run("training_objects", model, opts.get("lr", 5.0))
+    model = new_model(worker, model_cls, corpus.vocab_size, opts)
+    objects = worker.run("training_objects", model, opts.lr)
     bound = loop_arguments(
         params, model, train, bptt, corpus.vocab_size, objects, device=config.device
     )
     if isinstance(bound, str):
         return TrainingRun("candidate_loop", "skip", f"your {train_fn}(): {bound}"), []
-    evals, held_out = eval_sets(corpus, spec, config)
+    evals, held_out = eval_sets(corpus, opts, config)
     judged = worker.run("batch_first_view", model) if seq_first else model
     before = validation_loss(worker, judged, evals, mask, corpus.vocab_size)
     target = f"{model_cls}.forward"

@@ -1,9 +1,15 @@
 """The reference implementations as source text, for loading into a worker of their own.
 
-The training check's baseline (``reference_model``) and the timings run the reference in a
-sandboxed worker, exactly as they run a candidate, so both are measured under the same limits.
-The worker cannot import the project (its folders are not mounted), so the reference package
-travels as strings, like a submission does.
+Every run of the reference (the training check's baseline, the timings' reference side, the
+interviewer's ``reference.py`` that generic kinds compare against) happens in a sandboxed
+worker, exactly as a candidate's code runs, so both are measured under the same limits and
+the candidate's worker never holds the answer key. The worker cannot import the project (its
+folders are not mounted), so the reference travels as strings, like a submission does:
+
+- the project's ``reference`` package, the modules the assignment's kinds declare
+  (``Kind.reference_modules``), addressed as ``reference.<module>:<name>``;
+- the assignment's own ``reference.py``, as the module ``solution`` (the main module: bare
+  names resolve there).
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ from pathlib import Path
 
 import reference
 from grader.config import GraderConfig
-from grader.sandbox import Sandbox
+from grader.sandbox import Sandbox, WorkerError
 
 REFERENCE_DIR = Path(reference.__file__).resolve().parent
 MODEL_MODULES = ("masks", "attention", "encoder", "positional", "model")
 """The modules the reference language model needs, in import order."""
+SOLUTION = "solution"
+"""The module name of an assignment's ``reference.py`` in the trusted worker."""
 
 
 @cache
@@ -30,17 +38,79 @@ def reference_modules(names: tuple[str, ...] = MODEL_MODULES) -> dict[str, str]:
     return modules
 
 
+def ordered(names: set[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` in the package's import order (a module after those it imports)."""
+    order = {name: i for i, name in enumerate(MODEL_MODULES)}
+    return tuple(sorted(set(names), key=lambda n: (order.get(n, len(order)), n)))
+
+
 class ReferenceUnavailable(RuntimeError):
     """The reference could not be loaded into a worker (the message says why)."""
 
 
-def start_reference(config: GraderConfig) -> Sandbox:
-    """A started worker holding the reference package only, under the candidate's limits.
-    One serves the training baseline and the timings of a submission; the caller closes it."""
+def start_reference(
+    config: GraderConfig,
+    modules: tuple[str, ...] = MODEL_MODULES,
+    solution: str | None = None,
+) -> Sandbox:
+    """A started worker holding the reference only, under the candidate's limits: the project
+    package's ``modules`` and, when given, an assignment's ``solution`` source. The caller
+    closes it."""
+    sources = reference_modules(ordered(modules)) if modules else {}
+    if solution is not None:
+        sources = {**sources, SOLUTION: solution}
+    main = SOLUTION if solution is not None else f"reference.{ordered(modules)[-1]}"
     worker = Sandbox(config.sandbox, device=config.device, seed=config.seed, label="reference")
     worker.start()
-    report = worker.load_modules(reference_modules(), main="reference.model")
+    report = worker.load_modules(sources, main=main)
     if not report.ok:
         worker.close()
         raise ReferenceUnavailable(f"the reference did not load in its worker: {report.error}")
     return worker
+
+
+class LazyReference:
+    """The trusted reference worker of one submission, started on first use and shared by
+    every hook that needs it (the training baseline, the timings, generic comparisons)."""
+
+    def __init__(
+        self, config: GraderConfig, modules: tuple[str, ...], solution: str | None
+    ) -> None:
+        self.config, self.modules, self.solution = config, modules, solution
+        self.worker: Sandbox | None = None
+        self.failure: str | None = None
+
+    @classmethod
+    def started(cls, worker: Sandbox, config: GraderConfig) -> LazyReference:
+        """A holder of a reference worker started elsewhere (shared across submissions)."""
+        holder = cls(config, (), None)
+        holder.worker = worker
+        return holder
+
+    def get(self) -> Sandbox:
+        """The started worker; `ReferenceUnavailable` when it cannot start (said once, then
+        the same reason every time)."""
+        if self.failure is not None:
+            raise ReferenceUnavailable(self.failure)
+        if self.worker is None or not self.worker.alive:
+            try:
+                if self.worker is not None:
+                    self.worker.restart()  # reloads the same sources
+                else:
+                    self.worker = start_reference(self.config, self.modules, self.solution)
+            except (ReferenceUnavailable, WorkerError) as exc:
+                self.failure = exc.summary() if isinstance(exc, WorkerError) else str(exc)
+                raise ReferenceUnavailable(self.failure) from None
+        return self.worker
+
+    def optional(self) -> Sandbox | None:
+        """The worker, or None when it cannot start (each stage then says why on its own)."""
+        try:
+            return self.get()
+        except ReferenceUnavailable:
+            return None
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None

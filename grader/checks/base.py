@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hypothesis
 import hypothesis.errors
@@ -25,10 +25,12 @@ import torch
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from grader.assignment import TaskSpec
 from grader.config import GraderConfig
 from grader.result import CheckResult
 from grader.sandbox import CandidateError, WorkerError
+
+if TYPE_CHECKING:
+    from grader.assignment import TaskSpec
 
 
 class Violation(AssertionError):
@@ -46,24 +48,65 @@ class NotApplicable(Exception):
 
 @dataclass
 class SuiteContext:
-    """What a suite needs: the worker, the task, the resolved symbols and the settings."""
+    """What a kind's hooks need: the worker, the task and its options, the symbols resolved
+    for every task, facts shared between tasks, the settings, and a trusted reference worker.
+    (`grader.kinds.base.TaskRun` is this type.)"""
 
     worker: Any
     """The `grader.sandbox` client connected to this submission's worker."""
     task: TaskSpec
     """The assignment's task being graded."""
     symbol: str | None
-    """The candidate's symbol resolved for the task (None when built inline)."""
+    """The candidate's symbol resolved for the task (None when built inline or missing)."""
     config: GraderConfig
     """Budget, seed and thresholds."""
     symbols: dict[str, str | None] = field(default_factory=dict)
-    """Symbols of the other tasks (a block suite needs the attention class, etc.)."""
+    """Task id -> the candidate's symbol for every task (a block's checks need the
+    attention class, etc.; find them with `symbol_of_kind`)."""
     shared: dict[str, Any] = field(default_factory=dict)
-    """Facts one suite learns for the next (e.g. the candidate's mask convention)."""
+    """Facts one task's hooks learn for another's (the candidate's mask convention, the
+    model's layout); ``shared["symbols"]`` is what the worker loaded, name -> ``SymbolInfo``."""
+    assignment: Any = None
+    """The `grader.assignment.Assignment` being graded."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Task id -> kind name, for every task of the assignment."""
+    parts: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    """Task id -> its parts resolved (role -> the candidate's function, e.g. ``train``)."""
+    reference: Any = None
+    """A `grader.trusted.LazyReference`: the trusted worker, started on first use."""
+    say: Callable[[str], None] = lambda stage: None
+    """Progress: the stage that begins."""
 
     @property
     def examples(self) -> int:
         return self.config.checks.examples
+
+    @property
+    def options(self) -> Any:
+        """The task's options (the kind's options dataclass)."""
+        return self.task.options
+
+    @property
+    def loaded(self) -> dict[str, Any]:
+        """What the worker loaded: name -> ``SymbolInfo`` (parameters, kind)."""
+        return self.shared.get("symbols", {})
+
+    def for_task(self, task: TaskSpec) -> SuiteContext:
+        """The same context for another task of the assignment."""
+        return dataclasses.replace(self, task=task, symbol=self.symbols.get(task.id))
+
+    def tasks_of_kind(self, kind: str) -> list[TaskSpec]:
+        """The assignment's tasks of ``kind``, in order."""
+        tasks = self.assignment.tasks if self.assignment is not None else ()
+        return [t for t in tasks if self.kinds.get(t.id) == kind]
+
+    def symbol_of_kind(self, kind: str) -> str | None:
+        """The candidate's symbol for the first task of ``kind`` (None when there is none)."""
+        return next((self.symbols.get(t.id) for t in self.tasks_of_kind(kind)), None)
+
+    def part(self, role: str, task_id: str | None = None) -> str | None:
+        """The candidate's function for ``role`` of a task (this one by default)."""
+        return self.parts.get(task_id or self.task.id, {}).get(role)
 
 
 def hypothesis_settings(examples: int) -> settings:

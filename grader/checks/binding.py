@@ -146,27 +146,33 @@ ROLE_NAMES: dict[str, tuple[str, ...]] = {
 """Parameter names candidates give each quantity the grader can supply (compared lower-case)."""
 
 
-def role_of(name: str) -> str | None:
-    """The quantity a parameter's name stands for, if the grader knows it."""
+def role_of(name: str, roles: dict[str, tuple[str, ...]] | None = None) -> str | None:
+    """The quantity a parameter's name stands for, if the grader knows it (in ``roles``, by
+    default `ROLE_NAMES`)."""
     lowered = name.lower()
-    return next((role for role, names in ROLE_NAMES.items() if lowered in names), None)
+    table = ROLE_NAMES if roles is None else roles
+    return next((role for role, names in table.items() if lowered in names), None)
 
 
 def bind(
-    params: Sequence[Any] | None, values: dict[str, Any], order: Sequence[str]
+    params: Sequence[Any] | None,
+    values: dict[str, Any],
+    order: Sequence[str],
+    roles: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]] | str:
     """Arguments for a callable with ``params`` (``ParamInfo``s): each parameter gets the
-    value of the role its name names; required parameters with unknown names take the
-    remaining roles in ``order`` (the handout's); ``None`` params (no signature known) take
-    ``order`` positionally. A sentence saying what is missing when it cannot be called."""
+    value of the role its name names (in ``roles``, by default `ROLE_NAMES`); required
+    parameters with unknown names take the remaining roles in ``order`` (the handout's);
+    ``None`` params (no signature known) take ``order`` positionally. A sentence saying what
+    is missing when it cannot be called. Every kind binds arguments with this one function."""
     if params is None:
         return [values[role] for role in order if role in values], {}
     plan: list[tuple[Any, str | None]] = []
     used: set[str] = set()
     for param in params:
-        if param.kind in ("var_positional", "var_keyword"):
+        if param.kind.lower() in ("var_positional", "var_keyword"):
             continue
-        role = role_of(param.name)
+        role = role_of(param.name, roles)
         if role in values and role not in used:
             used.add(role)
             plan.append((param, role))
@@ -174,7 +180,7 @@ def bind(
             plan.append((param, None))
     spare = [role for role in order if role in values and role not in used]
     for i, (param, role) in enumerate(plan):
-        if role is None and not param.has_default and role_of(param.name) is None and spare:
+        if role is None and not param.has_default and role_of(param.name, roles) is None and spare:
             plan[i] = (param, spare.pop(0))
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -182,7 +188,7 @@ def bind(
         if role is None:
             if not param.has_default:
                 return f"no value for its parameter {param.name!r}"
-        elif param.kind == "positional_only":
+        elif param.kind.lower() == "positional_only":
             args.append(values[role])
         else:
             kwargs[param.name] = values[role]
@@ -217,7 +223,8 @@ def construct(
     return handle
 
 
-def order_of(options: dict[str, Any], default: str) -> tuple[str, ...]:
+def order_of(options: Any, default: str) -> tuple[str, ...]:
     """The handout's argument order from a task's ``init`` option, as role names."""
-    names = [n.strip() for n in options.get("init", default).split(",") if n.strip()]
+    init = getattr(options, "init", None) or default
+    names = [n.strip() for n in init.split(",") if n.strip()]
     return tuple(role_of(n) or n for n in names)

@@ -31,7 +31,7 @@ from grader.sandbox import CandidateError
 def run(ctx: SuiteContext) -> list[CheckResult]:
     source: MaskSource = ctx.shared["mask_source"]
     w = ctx.worker
-    attention_fn = ctx.symbols.get("attention")
+    attention_fn = ctx.symbol_of_kind("attention")
 
     if source.style is None:
         reason = source.detail

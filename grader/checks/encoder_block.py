@@ -37,7 +37,7 @@ by shape."""
 
 def run(ctx: SuiteContext) -> list[CheckResult]:
     w = ctx.worker
-    attn_symbol = ctx.symbols.get("multi_head_attention")
+    attn_symbol = ctx.symbol_of_kind("multi_head_attention")
     source = ctx.shared.get("mask_source")
     if attn_symbol is None:
         reason = "no multi-head attention class to build the block with"

@@ -68,12 +68,14 @@ class Resolution:
 def resolve(
     extracted: Extracted, assignment: Assignment, overrides: dict[str, str] | None = None
 ) -> dict[str, Resolution]:
-    """Resolve every task of ``assignment`` (see the module docstring). Raises
-    ``ValueError`` for an override naming a task the assignment does not have."""
+    """Resolve every task of ``assignment`` (see the module docstring), with the further
+    functions its kind names (``parts``: a language model's ``train`` and ``evaluate``).
+    Raises ``ValueError`` for an override naming a task the assignment does not have."""
+    from grader import kinds as registry
+
     overrides = dict(overrides or {})
     keys = {t.id for t in assignment.tasks}
-    if assignment.training:
-        keys |= {"training.train", "training.evaluate"}
+    keys |= {f"{t.id}.{role}" for t in assignment.tasks for role in registry.get(t.kind).parts}
     unknown = sorted(set(overrides) - keys)
     if unknown:
         raise ValueError(f"--map names unknown task(s) {unknown}; known: {sorted(keys)}")
@@ -83,13 +85,12 @@ def resolve(
     resolutions = {}
     for task in assignment.tasks:
         names = list(task.symbols)
-        if task.id == "training" and assignment.training:
-            names += [n for n in assignment.training.model if n not in names]
         expected = next((kinds[n] for n in task.symbols if n in kinds), None)
         finder = _Finder(extracted, names, task.aliases, expected, claimed)
         resolution = finder.find(task, overrides.get(task.id))
-        if task.id == "training" and assignment.training:
-            resolution = _with_loop(resolution, extracted, assignment, overrides)
+        roles = registry.get(task.kind).parts
+        if roles:
+            resolution = _with_parts(resolution, extracted, task, roles, overrides)
         resolutions[task.id] = resolution
     return resolutions
 
@@ -124,9 +125,10 @@ class _Finder:
                 definition = self._usable(callables[name])
                 if definition is not None:
                     return self._found(task, definition, how)
-        sites = self.extracted.mask_sites if task.options.get("observe_in") else ()
+        observe_in = tuple(getattr(task.options, "observe_in", ()))
+        sites = self.extracted.mask_sites if observe_in else ()
         if sites:
-            return self._inline(task, sites, tuple(task.options["observe_in"]))
+            return self._inline(task, sites, observe_in)
         return Resolution(task.id, None, None, None, tuple(self.considered), self._missing(task))
 
     def _override(self, task: TaskSpec, name: str) -> Resolution:
@@ -215,16 +217,20 @@ class _Finder:
         return _lost(self.extracted, names)
 
 
-def _with_loop(
-    resolution: Resolution, extracted: Extracted, assignment: Assignment, overrides: dict[str, str]
+def _with_parts(
+    resolution: Resolution,
+    extracted: Extracted,
+    task: TaskSpec,
+    roles: tuple[str, ...],
+    overrides: dict[str, str],
 ) -> Resolution:
-    """The training task's resolution with its model, train and evaluate symbols."""
-    training = assignment.training
-    assert training is not None
+    """The task's resolution with its further functions (``train``, ``evaluate``), found by
+    the names its ``parts`` list or chosen by ``--map task.role=name``."""
     parts: dict[str, str | None] = {"model": resolution.symbol}
     notes = []
-    for role, names in (("train", training.train), ("evaluate", training.evaluate)):
-        chosen = overrides.get(f"training.{role}") or _function(extracted, names)
+    for role in roles:
+        names = task.parts.get(role, ())
+        chosen = overrides.get(f"{task.id}.{role}") or _function(extracted, names)
         definition = extracted.definitions.get(chosen) if chosen else None
         parts[role] = chosen if definition is not None else None
         notes.append(

@@ -7,8 +7,8 @@ pipeline's own stages run in it, as `grader.pipeline.grade_submission` does, min
 analysis and scoring, which no verdict of a check depends on:
 
 - without the training run (``train=False``): the property battery alone, `run_suites`,
-  which is the first half of `grader.pipeline.run_checks` (the candidate's mask found with
-  `grader.pipeline.find_mask`, then every task's suite in the same order and context);
+  which is the first half of `grader.pipeline.run_checks` (every kind's ``prepare`` hook,
+  which finds the candidate's mask, then every task's checks in the same order and context);
 - with it (``train=True``): `grader.pipeline.run_checks` itself, the battery followed by
   the training run and the timings against the reference (both cut short by
   `smoke_config`).
@@ -111,7 +111,7 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
         if train:
             checks, training, _ = run_checks(worker, lm, resolutions, report.symbols, config, say)
         else:
-            (checks, _, _), training = (
+            (checks, _), training = (
                 run_suites(worker, lm, resolutions, report.symbols, config, say),
                 None,
             )

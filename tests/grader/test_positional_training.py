@@ -63,8 +63,15 @@ Run = tuple[TrainingResult, dict[str, CheckResult]]
 
 def train(worker: Sandbox, report: LoadReport, model: str | None = None) -> Run:
     """The training check as the pipeline runs it, for the model class ``model``."""
+    task = assignments.get("positional_encoding").task("training")
     result, checks = positional.run_training(
-        worker, assignments.get("positional_encoding"), report.symbols, GraderConfig(), model=model
+        worker,
+        task.id,
+        task.options,
+        report.symbols,
+        GraderConfig(),
+        model=model,
+        looked_for=task.symbols,
     )
     return result, {c.name: c for c in checks}
 
@@ -112,15 +119,14 @@ def test_a_model_without_positions_is_no_better_than_the_mean(
 def train_only(loaded: tuple[Sandbox, LoadReport], model: str) -> dict[str, CheckResult]:
     """Our loop alone on ``model`` (no dummy-data check), for runs that end early."""
     worker, report = loaded
-    spec = assignments.get("positional_encoding").training
-    opts = {**positional.DEFAULTS, **spec.options}
+    opts = assignments.get("positional_encoding").task("training").options
     task = make_dummy_task(
-        0, opts["seq_len"], opts["d_model"], opts["n_train"], opts["n_val"], opts["target_position"]
+        0, opts.seq_len, opts.d_model, opts.n_train, opts.n_val, opts.target_position
     )
     run = positional.train_and_measure(
         worker, model, report.symbols, task, opts, 100, 1.2, GraderConfig()
     )
-    return {c.name: c for c in positional.checks_from_run(run, model)}
+    return {c.name: c for c in positional.checks_from_run("training", run, model)}
 
 
 def test_one_prediction_per_position_is_refused_with_the_shape(

@@ -15,7 +15,11 @@ import pytest
 import torch
 
 from grader import assignment, scoring
+from grader.assignment import Assignment
 from grader.config import GraderConfig, SandboxLimits
+from grader.intake.resolve import Resolution
+from grader.pipeline import contexts, reference_for, time_tasks
+from grader.result import CheckResult
 from grader.sandbox import Sandbox
 from grader.timing import (
     CPU_CLOCK,
@@ -26,17 +30,15 @@ from grader.timing import (
     cpu_clock,
     interleave,
     iqr,
-    measure,
-    start_reference,
 )
-from grader.trusted import reference_modules
+from grader.trusted import LazyReference, reference_modules, start_reference
 
 CONFIG = GraderConfig(sandbox=SandboxLimits(call_timeout_s=30.0, submission_timeout_s=300.0))
 ASSIGNMENT = assignment.get("transformer_lm")
 REFERENCE_SYMBOLS = {
     "attention": "reference.attention:attention",
     "multi_head_attention": "reference.attention:MultiHeadSelfAttention",
-    "training": "TransformerLM",
+    "training": "reference.model:TransformerLM",
 }
 """The reference package loaded as if it were a submission."""
 
@@ -139,6 +141,37 @@ def test_iqr_is_the_spread_of_the_middle_half() -> None:
 
 
 # --- real workers ---------------------------------------------------------------------------
+
+
+def measure(
+    worker: Sandbox,
+    graded: Assignment,
+    symbols: dict[str, str | None],
+    config: GraderConfig,
+    *,
+    mask: torch.Tensor | None = None,
+    reference: Sandbox | None = None,
+) -> TimingReport:
+    """Time ``symbols`` (task id -> symbol) as the pipeline does once every check passed:
+    each timed kind builds its item, with ``mask`` as the candidate's causal mask."""
+    holder = (
+        LazyReference.started(reference, config)
+        if reference is not None
+        else reference_for(graded, config)
+    )
+    resolutions = {
+        t.id: Resolution(t.id, symbols.get(t.id), "name" if symbols.get(t.id) else None)
+        for t in graded.tasks
+    }
+    runs = contexts(worker, graded, resolutions, {}, config, lambda _: None, holder)
+    for run in runs[:1]:
+        run.shared["window_masks"] = {35: mask}  # the candidate's mask, found already
+    passed = {t: [CheckResult(f"{t}.runs", t, "pass", "")] for t, s in symbols.items() if s}
+    try:
+        return time_tasks(worker, runs, passed, config, holder)
+    finally:
+        if reference is None:
+            holder.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,16 @@ from pathlib import Path
 import pytest
 
 from grader import assignment as assignments
-from grader import pipeline
+from grader import kinds, pipeline
 from grader.assignment import Assignment
+from grader.checks.base import SuiteContext
 from grader.config import GraderConfig, TrainingBudget
 from grader.intake import extract, load_submission, resolve
+from grader.kinds import Trained, language_model
 from grader.result import CheckResult, TrainingResult
 from grader.sandbox import Sandbox
 from grader.training import LEAK
+from grader.trusted import LazyReference
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -61,13 +64,39 @@ def train_path(path: Path, transformer: Assignment, config: GraderConfig) -> Gra
     with Sandbox(config.sandbox, device="cpu", seed=config.seed, label=path.stem) as worker:
         report = worker.load(extracted.source)
         assert report.ok, report.error
-        source = pipeline.find_mask(worker, transformer, resolutions, report.symbols)
-        mask = pipeline.causal_mask(worker, source, transformer)
-        parts = pipeline.training_parts(resolutions)
-        result, checks = pipeline.run_training(
-            worker, transformer, parts, report.symbols, mask, config
-        )
-    return result, {c.name.removeprefix("training."): c for c in checks}
+        trained = lm_hooks(worker, transformer, resolutions, report.symbols, config)
+    return trained.result, {c.name.removeprefix("training."): c for c in trained.checks}
+
+
+def lm_context(
+    worker: Sandbox,
+    transformer: Assignment,
+    resolutions: dict,
+    symbols: dict,
+    config: GraderConfig,
+    reference: LazyReference,
+) -> SuiteContext:
+    """The language-model task's context, as the pipeline builds it."""
+    runs = pipeline.contexts(
+        worker, transformer, resolutions, symbols, config, lambda _: None, reference
+    )
+    return next(r for r in runs if r.task.kind == "lm_training")
+
+
+def lm_hooks(
+    worker: Sandbox, transformer: Assignment, resolutions: dict, symbols: dict, config: GraderConfig
+) -> Trained:
+    """The language-model kind's prepare (mask discovery, layout) and train hooks."""
+    reference = pipeline.reference_for(transformer, config)
+    try:
+        run = lm_context(worker, transformer, resolutions, symbols, config, reference)
+        lm = kinds.get("lm_training")
+        lm.prepare(run)
+        trained = lm.train(run)
+    finally:
+        reference.close()
+    assert trained is not None
+    return trained
 
 
 def run_of(result: TrainingResult, driver: str):
@@ -182,11 +211,16 @@ def loop_checks(source: str, tmp_path: Path) -> dict[str, CheckResult]:
     path = tmp_path / "sub.py"
     path.write_text(source, encoding="utf-8")
     extracted = extract(load_submission(path), transformer.handout_source())
-    parts = pipeline.training_parts(resolve(extracted, transformer))
-    with Sandbox(GraderConfig().sandbox, device="cpu", seed=0, label="targets") as worker:
+    resolutions = resolve(extracted, transformer)
+    config = GraderConfig()
+    with Sandbox(config.sandbox, device="cpu", seed=0, label="targets") as worker:
         report = worker.load(extracted.source)
         assert report.ok, report.error
-        checks = pipeline.loop_checks(worker, parts, report.symbols, transformer.training)
+        reference = pipeline.reference_for(transformer, config)
+        run = lm_context(worker, transformer, resolutions, report.symbols, config, reference)
+        model, train_fn = run.symbol, run.part("train")
+        assert model is not None and train_fn is not None
+        checks = language_model.loop_checks(run, model, train_fn)
     return {c.name.removeprefix("training."): c for c in checks}
 
 

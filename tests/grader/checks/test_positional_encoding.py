@@ -16,7 +16,7 @@ import pytest
 from positional_variants import POSITION_BUGS
 
 from grader import assignment as assignments
-from grader.checks import SUITES
+from grader import kinds
 from grader.checks.base import SuiteContext
 from grader.checks.binding import bind
 from grader.config import GraderConfig
@@ -120,7 +120,7 @@ def suite_results(
     """One task's suite on the class ``symbol`` of the loaded submission."""
     task = assignments.get("positional_encoding").task(task_id)
     ctx = SuiteContext(worker, task, symbol, config, shared={"symbols": symbols})
-    return {r.name: r for r in SUITES[task.suite](ctx)}
+    return {r.name: r for r in kinds.get(task.kind).check(ctx)}
 
 
 def graded(path: Path, extra_classes: dict[str, str]) -> Verdicts:
@@ -135,7 +135,9 @@ def graded(path: Path, extra_classes: dict[str, str]) -> Verdicts:
         assert report.ok, report.error
         checks = run_checks(
             worker,
-            replace(positional, training=None),
+            replace(
+                positional, tasks=tuple(t for t in positional.tasks if not kinds.get(t.kind).trains)
+            ),
             resolutions,
             report.symbols,
             config,

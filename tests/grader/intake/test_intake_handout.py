@@ -60,13 +60,13 @@ def test_handout_asks_the_assignment_questions(handout, transformer):
 
 def test_handout_matches_the_training_setup(handout, transformer):
     _, extracted = handout_program(handout)
-    options = transformer.training.options
+    options = transformer.task("training").options
     values = constants(extracted)
-    assert values["emsize"] == options["d_model"]
+    assert values["emsize"] == options.d_model
     for name in ("d_hid", "nlayers", "nhead", "dropout", "lr", "bptt", "batch_size"):
-        assert values[name] == options[name], name
-    assert values["eval_batch_size"] == options["eval_batch_size"]
-    assert values["epochs"] == 10
+        assert values[name] == getattr(options, name), name
+    assert values["eval_batch_size"] == options.eval_batch_size
+    assert values["epochs"] == options.epochs == 10  # what --budget full trains
     assert "StepLR(optimizer, step_size=1, gamma=0.95)" in handout
     assert "clip_grad_norm_(model.parameters(), 0.5)" in handout
 
