@@ -1,4 +1,5 @@
-"""The command line: ``grader grade``, ``check``, ``report``, ``summary``, ``assignments``, ``handout``.
+"""The command line: ``grader grade``, ``check``, ``report``, ``summary``, ``assignments``,
+``kinds``, ``handout``.
 
 Exit status (DESIGN.md): 0 when graded (and at or above ``--fail-under`` when given; for
 ``check``, when no check fails), 1 when graded below it (for ``check``: a check failed or the
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from grader import __version__
-from grader.assignment import Assignment, AssignmentError, available, get
+from grader.assignment import Assignment, AssignmentError, get
 from grader.config import CHECK_BUDGETS, GraderConfig
 
 if TYPE_CHECKING:
@@ -275,13 +276,29 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_assignments(args: argparse.Namespace) -> int:
-    for assignment in available(args.assignments_dir).values():
-        print(f"{assignment.id}: {assignment.title}")
+    """Every assignment that loads, with its tasks and their kinds; then every folder that does
+    not load, with the reason (and exit status 2, so a broken test is never missed)."""
+    from grader.assignment import scan
+
+    found, errors = scan(args.assignments_dir)
+    for assignment in found.values():
+        print(f"{assignment.id}: {assignment.title}  ({assignment.folder})")
         for task in assignment.tasks:
-            names = ", ".join(task.symbols + task.aliases[:3]) or "-"
-            print(f"  task {task.id:<22} weight {task.weight:<4g} symbols: {names}")
+            names = ", ".join(task.symbols[:3] + task.aliases[:2]) or "-"
+            print(
+                f"  task {task.id:<22} kind {task.kind:<20} weight {task.weight:<4g} symbols: {names}"
+            )
         for question in assignment.questions:
             print(f"  question:{question.id:<14} {question.prompt[:70]}")
+    for error in errors:
+        print(f"grader: error: {error}", file=sys.stderr)
+    return EXIT_USAGE if errors else EXIT_OK
+
+
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from grader.kinds import listing
+
+    print(listing.markdown() if args.markdown else listing.text())
     return EXIT_OK
 
 
@@ -438,6 +455,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  grader assignments\n  grader --assignments-dir my_tests/ assignments\n",
     )
     p.set_defaults(func=cmd_assignments)
+
+    p = sub.add_parser(
+        "kinds",
+        help="list the kinds of task, with their options and checks",
+        formatter_class=raw,
+        epilog="example:\n  grader kinds\n  grader kinds --markdown   # the checks table of docs/ARCHITECTURE.md\n\n"
+        'A task of an assignment names its kind (`kind = "function"`) and gives the kind\'s options.\n',
+    )
+    p.add_argument("--markdown", action="store_true", help="print the checks as a Markdown table")
+    p.set_defaults(func=cmd_kinds)
 
     p = sub.add_parser(
         "handout",

@@ -218,7 +218,7 @@ def run_checks(
             kind = kinds.get(run.task.kind)
             if not kind.trains:
                 continue
-            say("training")
+            say(f"running the training check of {run.task.id}")
             trained = guarded(run, lambda run=run, kind=kind: kind.train(run))
             if isinstance(trained, list):  # the hook failed: its error is the task's check
                 results.setdefault(run.task.id, []).extend(trained)

@@ -1,9 +1,9 @@
 """Time the candidate's code against the reference: interleaved rounds, a clock out of reach.
 
 What is timed is up to the kinds (`grader.kinds`): a timed kind builds one `Item` per task,
-the candidate's side and the reference's doing the same work (for the transformer test:
-forward and backward of attention and of multi-head attention, and one training step of the
-model, which also gives the report its ms/batch and tokens/s). This module only measures.
+the candidate's side and the reference's doing the same work (a forward and backward pass of
+a function or module, or one training step of a model, which also gives the report its
+ms/batch and tokens/s). This module only measures; it knows no task by name.
 
 How, and why this way (DESIGN.md, "The trust boundary"):
 
@@ -90,7 +90,7 @@ class TimingReport:
 
     timings: tuple[Timing, ...]
     skipped: tuple[str, ...]
-    """One sentence per task not timed, e.g. ``attention: not timed: your attention raised
+    """One sentence per task not timed, e.g. ``<task>: not timed: your <symbol> raised
     ValueError: ...``."""
     throughput: Throughput | None
     """From the training step, when it was timed."""
@@ -106,7 +106,7 @@ class TimingReport:
         if self.throughput is not None:
             t = self.throughput
             lines.append(
-                f"training: {t.candidate_ms_per_batch:.1f} ms/batch ({t.candidate_tokens_per_s:,.0f} tokens/s) "
+                f"training step: {t.candidate_ms_per_batch:.1f} ms/batch ({t.candidate_tokens_per_s:,.0f} tokens/s) "
                 f"vs reference {t.reference_ms_per_batch:.1f} ms/batch ({t.reference_tokens_per_s:,.0f} tokens/s)"
             )
         return tuple(lines)
@@ -118,7 +118,7 @@ class Side:
     the round's receipt (a sentence when something is wrong with it)."""
 
     who: str
-    """``your attention``, ``the reference model``: the subject of the report's sentences."""
+    """``your <symbol>``, ``the reference model``: the subject of the report's sentences."""
     worker: Sandbox
     run: Callable[[int], Any]
     check: Callable[[Any, int], str | None]

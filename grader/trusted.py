@@ -59,6 +59,8 @@ def start_reference(
     sources = reference_modules(ordered(modules)) if modules else {}
     if solution is not None:
         sources = {**sources, SOLUTION: solution}
+    if not sources:
+        raise ReferenceUnavailable("the assignment has no reference to load")
     main = SOLUTION if solution is not None else f"reference.{ordered(modules)[-1]}"
     worker = Sandbox(config.sandbox, device=config.device, seed=config.seed, label="reference")
     worker.start()

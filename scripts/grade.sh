@@ -19,4 +19,7 @@ done
 if [ ${#seeds[@]} -gt 0 ]; then
   .venv/bin/grader grade "${seeds[@]}" --assignment positional_encoding --out "$out/positional_encoding" --jobs 2
 fi
-echo "reports: $out/transformer_lm/index.html${seeds:+ and $out/positional_encoding/}"
+# An interviewer's own test, added as a folder only: its example submissions.
+.venv/bin/grader grade examples/layernorm_mlp/submissions --assignment examples/layernorm_mlp --out "$out/layernorm_mlp" --jobs 2
+
+echo "reports: $out/transformer_lm/index.html, $out/layernorm_mlp/index.html${seeds:+ and $out/positional_encoding/}"

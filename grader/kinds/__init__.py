@@ -44,6 +44,7 @@ BUILTIN_MODULES = (
     "grader.kinds.transformer",
     "grader.kinds.language_model",
     "grader.kinds.positional",
+    "grader.kinds.generic",
 )
 _loaded_plugins: dict[Path, str] = {}
 

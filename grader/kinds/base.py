@@ -220,7 +220,17 @@ def describe_options(cls: type) -> list[tuple[str, str, str]]:
 
 
 def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass (the convention this project uses)."""
+    """The docstring under each field of a dataclass (the convention this project uses),
+    inherited fields included."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs |= _own_field_docs(klass)
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
+    """The docstrings under the fields a class itself declares."""
     import ast
     import inspect
     import textwrap

@@ -43,8 +43,8 @@ RUN_CHECKS = frozenset(
 )
 """The training task's checks that come from the training run, not from a property suite."""
 
-AFTER_SUITES = ("training", "timing against the reference")
-"""The pipeline's progress stages that come after the property suites."""
+AFTER_SUITES = ("running the training check", "timing against the reference")
+"""The pipeline's progress stages that come after the property suites (prefixes)."""
 
 SMOKE_TRAINING = TrainingBudget(steps=10, eval_every=5, eval_windows=2, timeout_s=120)
 """Ten optimiser steps and four windows of the candidate's own loop: the run reaches every
@@ -115,7 +115,7 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
                 run_suites(worker, lm, resolutions, report.symbols, config, say),
                 None,
             )
-        after_suites = [stages[s] for s in AFTER_SUITES if s in stages]
+        after_suites = [t for s, t in stages.items() if s.startswith(AFTER_SUITES)]
         battery_s = min(after_suites, default=time.perf_counter()) - loaded
     finished = time.perf_counter()
     by_name = {check.name: check for results in checks.values() for check in results}
