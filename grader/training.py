@@ -629,9 +629,11 @@ def candidate_loop(
     config: GraderConfig,
     mask: torch.Tensor | None,
     seq_first: bool = False,
-) -> tuple[TrainingRun, list[str]]:
+) -> tuple[TrainingRun, list[str], list[dict[str, Any]]]:
     """The candidate's own train() for a few windows of our data, then our evaluation (of a
-    seq-first model through its batch-first view: their train() gets the model itself)."""
+    seq-first model through its batch-first view: their train() gets the model itself).
+    Returns the run, what reached the model's forward (`mask_observations`) and each optimiser
+    step as the worker's loop watch saw it (`grader.loop_watch`)."""
     bptt, batch = opts.bptt, opts.batch_size
     # As many batches as the grader's own loop: the handout's SGD at lr 5 spikes in its first
     # few dozen steps (measured: 5.9 -> 9.9 -> 5.3 nats over 50 steps on a correct model), so a
@@ -650,12 +652,13 @@ def candidate_loop(
         params, model, train, bptt, corpus.vocab_size, objects, device=config.device
     )
     if isinstance(bound, str):
-        return TrainingRun("candidate_loop", "skip", f"your {train_fn}(): {bound}"), []
+        return TrainingRun("candidate_loop", "skip", f"your {train_fn}(): {bound}"), [], []
     evals, held_out = eval_sets(corpus, opts, config)
     judged = worker.run("batch_first_view", model) if seq_first else model
     before = validation_loss(worker, judged, evals, mask, corpus.vocab_size)
     target = f"{model_cls}.forward"
     worker.record(target)
+    watch = worker.run("watch_loop", model)  # each optimiser step: gradients reset? clipped?
     try:
         worker.call(train_fn, *bound[0], **bound[1], _timeout=config.training_budget.timeout_s)
         error = None
@@ -663,6 +666,7 @@ def candidate_loop(
         error = exc
     records = worker.recorded(target)
     worker.stop_recording(target)
+    steps = worker.call_method(watch, "report")
     observations = mask_observations(records, bptt)
     printed = tuple(
         line
@@ -670,26 +674,56 @@ def candidate_loop(
         if re.search(r"loss|ppl", line, re.IGNORECASE)
     )[-5:]
     if error is not None:
-        return TrainingRun(
-            "candidate_loop",
-            "error",
-            f"your {train_fn}() failed: {error.summary()}{likely_cause(error, bptt, batch)}",
-            candidate_reported=printed,
-            observations=tuple(observations),
-        ), observations
+        return (
+            TrainingRun(
+                "candidate_loop",
+                "error",
+                f"your {train_fn}() failed: {error.summary()}{likely_cause(error, bptt, batch)}",
+                candidate_reported=printed,
+                observations=tuple(observations),
+            ),
+            observations,
+            steps,
+        )
     after = validation_loss(worker, judged, held_out, mask, corpus.vocab_size)
     status, message = verdict(before, after, corpus, config)
-    return TrainingRun(
-        "candidate_loop",
-        status,
-        f"your {train_fn}() ran {windows} batches: {message}",
-        steps=windows,
-        val_loss_before=before,
-        val_loss_after=after,
-        curve=(CurvePoint(0, None, before), CurvePoint(windows, None, after)),
-        candidate_reported=printed,
-        observations=tuple(observations),
-    ), observations
+    return (
+        TrainingRun(
+            "candidate_loop",
+            status,
+            f"your {train_fn}() ran {windows} batches: {message}",
+            steps=windows,
+            val_loss_before=before,
+            val_loss_after=after,
+            curve=(CurvePoint(0, None, before), CurvePoint(windows, None, after)),
+            candidate_reported=printed,
+            observations=tuple(observations),
+        ),
+        observations,
+        steps,
+    )
+
+
+def causal_without_mask(worker: Any, model_cls: str, seq_first: bool = False) -> bool:
+    """Whether the candidate's model, called with no mask (as a loop that passes none calls
+    it), keeps every position's logits independent of later tokens: a model that masks itself
+    (a causal buffer sliced in forward, as nanoGPT does) is causal as called."""
+    model = worker.new(model_cls, PROBE_VOCAB, 16, 2, 32, 2, 0.0)
+    if seq_first:
+        model = worker.run("batch_first_view", model)
+    gen = torch.Generator().manual_seed(11)
+    data = torch.randint(0, PROBE_VOCAB, (3, 12), generator=gen)  # (batch, seq)
+    cut = data.size(1) // 2
+    changed = data.clone()
+    changed[:, cut:] = (data[:, cut:] + 1) % PROBE_VOCAB  # every later token differs
+    before = worker.run("lm_logits", model, data, None)
+    after = worker.run("lm_logits", model, changed, None)
+    if not (isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor)):
+        return False
+    if before.shape != after.shape or before.dim() != 3:
+        return False
+    moved = float((before[:, :cut] - after[:, :cut]).abs().nan_to_num(float("inf")).max())
+    return moved <= 1e-5 * max(1.0, float(before.abs().nan_to_num(0.0).max()))
 
 
 def mask_observations(records: list[dict[str, Any]], bptt: int) -> list[str]:
@@ -744,8 +778,10 @@ def checks_from_runs(
     observations: list[str],
     unigram: float | None,
     config: GraderConfig,
+    masks_itself: bool = False,
 ) -> list[CheckResult]:
-    """The training task's checks, from its runs (``unigram``: the corpus's context-free loss)."""
+    """The training task's checks, from its runs (``unigram``: the corpus's context-free loss;
+    ``masks_itself``: the model is causal when called without a mask, as their loop calls it)."""
     ours = next((r for r in runs if r.driver == "reference_loop"), None)
     theirs = next((r for r in runs if r.driver == "candidate_loop"), None)
     out = []
@@ -800,7 +836,9 @@ def checks_from_runs(
             )
         out.append(CheckResult(f"{task}.candidate_loop", task, theirs.status, message))
         bad = [
-            o for o in observations if "no mask" in o or "not causal" in o or "reached a batch" in o
+            o
+            for o in observations
+            if ("no mask" in o and not masks_itself) or "not causal" in o or "reached a batch" in o
         ]
         status = (
             "skip"
@@ -811,6 +849,11 @@ def checks_from_runs(
             message = "; ".join(bad) + ": a model trained this way learns to copy the next token"
         elif status == "skip":
             message = "your training loop did not run far enough to call the model, so no mask could be observed"
+        elif masks_itself and any("no mask" in o for o in observations):
+            message = (
+                "your loop passes no mask, and your model masks itself: called that way, its "
+                "logits at a position never depend on later tokens"
+            )
         else:
             message = "a causal mask covering the window reached the model in every call"
         out.append(CheckResult(f"{task}.mask_reaches_model", task, status, message))

@@ -2,8 +2,13 @@
 
 Built as the handout does, ``EncoderBlock(attn, d_model, dim_feedforward, layer_norm_eps,
 dropout)`` with the candidate's own multi-head attention as ``attn``. The structure check
-takes the attention's output from the candidate's attention module itself, so a block is
-judged on its own wiring (residuals, norms, feed-forward), not on the attention inside it.
+takes the attention's output from the candidate's attention module itself and rebuilds the
+block from the block's own parts (its two norms with their parameters, its feed-forward
+layers, its activation: ReLU as in the handout, or GELU or SiLU, which are a designer's
+choice, not a mistake), so a block is judged on its wiring (residuals, then norms), not on
+the attention inside it or on our choice of activation. Every parameter is randomised first:
+at their initial values a LayerNorm's weights are ones and zeros, which would make two norms
+indistinguishable and a norm that is never applied invisible.
 """
 
 from __future__ import annotations
@@ -23,12 +28,23 @@ from grader.checks.base import (
     assert_close,
     assert_no_leak,
     max_abs_diff,
+    run_probe,
     run_property,
 )
 from grader.checks.multi_head_attention import COMPOSITE_TOLERANCE
 from grader.result import CheckResult
 from grader.sandbox import CandidateError
 
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "ReLU": F.relu,
+    "GELU": F.gelu,
+    "GELU (tanh)": lambda x: F.gelu(x, approximate="tanh"),
+    "SiLU": F.silu,
+}
+"""The activations a feed-forward may use, the handout's first."""
+RANDOM_STD = 0.5
+"""Scale of the random parameters the structure checks give the block: large enough that
+each parameter moves the output well past rounding, small enough that nothing saturates."""
 LAYER_NORM_EPS = 1e-5
 FF_MULTIPLE = 3
 """Feed-forward width = 3 * d_model: different from d_model so the two layers are told apart
@@ -53,7 +69,7 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         ]
 
     def build(
-        s: draw.ModelShape, dropout: float = 0.0, mode: str = "eval"
+        s: draw.ModelShape, dropout: float = 0.0, mode: str = "eval", randomise: bool = False
     ) -> tuple[object, object, torch.dtype]:
         attn = w.new(attn_symbol, s.dim, s.heads, dropout)
         block = w.new(ctx.symbol, attn, s.dim, FF_MULTIPLE * s.dim, LAYER_NORM_EPS, dropout)
@@ -63,6 +79,10 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             w.call_method(block, "double")
         except CandidateError:
             dtype = torch.float32
+        if randomise:
+            w.run(
+                "set_parameters", block, random_parameters(w.run("named_parameters", block), s.seed)
+            )
         return block, attn, dtype
 
     def forward(block: object, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -81,7 +101,7 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             )
 
     def matches_reference(s: draw.ModelShape) -> None:
-        block, attn, dtype = build(s)
+        block, attn, dtype = build(s, randomise=True)
         x = draw.randn(s.batch, s.seq, s.dim, seed=s.seed, dtype=dtype)  # (B, L, D)
         out = forward(block, x).double()
         attended = w.call(attn, x, x, x, mask=None).double()  # the block's own attention on x
@@ -96,10 +116,12 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             )
         rtol, atol = COMPOSITE_TOLERANCE[dtype]
         best: tuple[float, torch.Tensor] | None = None
-        for first, second in itertools.permutations(norms):
+        for (first, second), act in itertools.product(
+            itertools.permutations(norms), ACTIVATIONS.values()
+        ):
             norm1, norm2 = layer_norm(params, first), layer_norm(params, second)
             hidden = norm1(x.double() + attended)  # residual, then norm (post-norm)
-            expected = norm2(hidden + ff_out(F.relu(ff_in(hidden))))
+            expected = norm2(hidden + ff_out(act(ff_in(hidden))))
             err = float((out - expected).abs().max())
             if best is None or err < best[0]:
                 best = (err, expected)
@@ -114,6 +136,29 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 atol=atol,
                 **s.describe(),
             )
+
+    def every_parameter_matters() -> str:
+        shape = draw.ModelShape(batch=2, seq=5, heads=2, head_dim=4, seed=3)
+        block, _, dtype = build(shape, randomise=True)
+        x = draw.randn(2, 5, 8, seed=4, dtype=dtype)  # (batch, seq, d_model)
+        original = w.run("named_parameters", block)
+        before = forward(block, x)
+        idle = []
+        gen = torch.Generator().manual_seed(5)
+        for name, value in original.items():
+            noise = torch.randn(value.shape, generator=gen, dtype=value.dtype)
+            w.run("set_parameters", block, {name: value + noise})
+            if torch.equal(forward(block, x), before):
+                idle.append(name)
+            w.run("set_parameters", block, {name: value})
+        if idle:
+            raise Violation(
+                f"changing {', '.join(idle)} does not change the block's output: "
+                f"{'it is' if len(idle) == 1 else 'they are'} never used (a layer built but not "
+                "applied, e.g. the first norm applied to both sublayers and the second never)",
+                unused=idle,
+            )
+        return f"each of the block's {len(original)} parameters changes its output"
 
     def deterministic_eval(s: draw.ModelShape) -> None:
         block, _, dtype = build(s, dropout=0.5, mode="eval")
@@ -173,7 +218,13 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             "matches_reference",
             shapes,
             matches_reference,
-            passed="equals the post-norm reference block (residual, then LayerNorm) with your weights in eval mode",
+            passed="equals the post-norm reference block (residual, then LayerNorm) rebuilt from your block's own randomised weights and activation, in eval mode",
+        ),
+        run_probe(
+            ctx,
+            "every_parameter_matters",
+            every_parameter_matters,
+            passed="every parameter of the block changes its output",
         ),
         run_property(
             ctx,
@@ -209,6 +260,19 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
 
 Layer = Callable[[torch.Tensor], torch.Tensor]
 """A layer rebuilt in the grader from the candidate's weights."""
+
+
+def random_parameters(params: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+    """A random value for every parameter (a LayerNorm's weight around 1, everything else
+    around 0), of its shape and dtype."""
+    gen = torch.Generator().manual_seed(seed)
+    values = {}
+    for name, value in params.items():
+        draw_ = torch.randn(value.shape, generator=gen, dtype=torch.float64) * RANDOM_STD
+        values[name] = (draw_ + (1.0 if value.dim() == 1 and bool((value == 1).all()) else 0.0)).to(
+            value.dtype
+        )
+    return values
 
 
 def feed_forward(params: dict[str, torch.Tensor], dim: int) -> tuple[Layer | None, Layer | None]:
@@ -256,6 +320,14 @@ def diagnose(
     def ff(h: torch.Tensor) -> torch.Tensor:
         return ff_out(F.relu(ff_in(h)))
 
+    def one_norm_twice(norm1: Layer, norm2: Layer) -> torch.Tensor:
+        hidden = norm1(x.double() + attended)
+        return norm1(hidden + ff(hidden))
+
+    def activation_after_second(norm1: Layer, norm2: Layer) -> torch.Tensor:
+        hidden = norm1(x.double() + attended)
+        return norm2(hidden + F.relu(ff_out(ff_in(hidden))))
+
     def pre_norm(norm1: Layer, norm2: Layer) -> torch.Tensor:
         normed = norm1(x.double()).to(x.dtype)  # the block's own dtype, for the worker
         hidden = x.double() + w.call(attn, normed, normed, normed, mask=None).double()
@@ -284,6 +356,8 @@ def diagnose(
         "your block is PRE-norm, x + attn(norm(x)); the test asks for post-norm, norm(x + attn(x))": pre_norm,
         "the residual is added after the norm, norm(x) + attn(x), instead of norm(x + attn(x))": norm_then_add,
         "the feed-forward has no activation between its two linear layers (ReLU in the handout)": linear_feed_forward,
+        "the activation comes after the second linear layer, not between the two": activation_after_second,
+        "the same LayerNorm is applied after both sublayers: the second norm is never used": one_norm_twice,
         "the feed-forward reads the block's input x instead of the attention sublayer's output": feed_forward_on_input,
         "the attention sublayer has no residual connection: norm(attn(x)) instead of norm(x + attn(x))": no_attention_residual,
         "the feed-forward sublayer has no residual connection: norm(ff(h)) instead of norm(h + ff(h))": no_feed_forward_residual,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from grader import kinds
+from grader import kinds, loop_watch
 from grader.checks import generic
 from grader.checks.binding import bind
 from grader.checks.generic import CallOptions, ModuleOptions
@@ -487,40 +487,9 @@ def loop_verdicts(
     train_fn: str,
 ) -> list[CheckResult]:
     checks = [CheckResult(f"{task}.candidate_loop", task, theirs.status, theirs.message)]
-    later = steps[1:]  # the first step has nothing before it to reset
-    if not later:
-        checks.append(
-            CheckResult(
-                f"{task}.gradients_reset",
-                task,
-                "skip",
-                f"your {train_fn}() took fewer than two optimiser steps, so nothing could accumulate",
-            )
-        )
-        return checks
-    stale = sum(bool(s["stale"]) for s in later)
-    if stale:
-        checks.append(
-            CheckResult(
-                f"{task}.gradients_reset",
-                task,
-                "fail",
-                f"in {stale} of {len(later)} optimiser steps of your {train_fn}() the gradients of the previous "
-                "steps were still there when the next backward pass began: they accumulate over the whole "
-                "loop, so each step follows the sum of all earlier gradients. Call optimizer.zero_grad() "
-                "before each backward pass",
-                {"steps_with_stale_gradients": stale, "steps_watched": len(later)},
-            )
-        )
-    else:
-        checks.append(
-            CheckResult(
-                f"{task}.gradients_reset",
-                task,
-                "pass",
-                f"the gradients start from zero at each of the {len(later)} steps watched",
-            )
-        )
+    checks.append(
+        CheckResult(f"{task}.gradients_reset", task, *loop_watch.gradients_reset(steps, train_fn))
+    )
     return checks
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from grader import kinds, training
+from grader import kinds, loop_watch, training
 from grader.checks import language_model
 from grader.kinds.base import Check, Kind, TaskRun, Trained
 from grader.kinds.transformer import mask_source, timing_masks, window_mask
@@ -68,6 +68,8 @@ class LanguageModel(Kind):
         Check("mask_reaches_model", "a causal mask covering the window reaches the model in their loop"),
         Check("targets_aligned", "each target their loop scores is the token after the input"),
         Check("modes", "training mode in train(), eval mode in evaluate(), the schedule per epoch"),
+        Check("gradients_reset", "their train() zeroes the gradients before each backward pass"),
+        Check("clipped_before_step", "their train() clips the gradients to the handout's norm before each step"),
     )  # fmt: skip
 
     def prepare(self, run: TaskRun) -> None:
@@ -111,11 +113,13 @@ class LanguageModel(Kind):
         if not worker.alive:  # the run killed it (a timeout, a crash): the next runs need one
             worker.restart()
         observations: list[str] = []
+        steps: list[dict[str, Any]] | None = None
+        masks_itself = False
         train_fn = run.part("train")
         if train_fn and train_fn in run.loaded:
             try:
                 worker.run("reseed", config.seed)
-                loop, observations = training.candidate_loop(
+                loop, observations, steps = training.candidate_loop(
                     worker,
                     opts,
                     {"model": model_cls, "train": train_fn},
@@ -126,16 +130,19 @@ class LanguageModel(Kind):
                     seq_first,
                 )
                 runs.append(loop)
+                if any("no mask" in o for o in observations):
+                    masks_itself = training.causal_without_mask(worker, model_cls, seq_first)
             except WorkerError as exc:
                 message = f"your {train_fn}() could not be run: {exc.summary()}"
                 runs.append(TrainingRun("candidate_loop", "error", message))
                 worker.restart()
         runs.append(training.reference_baseline(corpus, opts, config, run.reference.optional()))
         checks = training.checks_from_runs(
-            run.task.id, runs, observations, corpus.unigram_entropy, config
+            run.task.id, runs, observations, corpus.unigram_entropy, config, masks_itself
         )
         if train_fn and train_fn in run.loaded:
             checks += loop_checks(run, model_cls, train_fn)
+            checks += step_checks(run.task.id, steps, opts.clip, train_fn)
         return Trained(training.result(runs, corpus, config), checks)
 
     def timing_item(self, run: TaskRun, reference: Sandbox) -> Item:
@@ -179,6 +186,22 @@ class LanguageModel(Kind):
         """Timed when the model trains on the grader's loop."""
         runs = [c for c in checks if c.name.endswith(".runs")]
         return bool(runs) and all(c.status in ("pass", "skip") for c in runs)
+
+
+def step_checks(
+    task: str, steps: list[dict[str, Any]] | None, clip: float, train_fn: str
+) -> list[CheckResult]:
+    """``gradients_reset`` and ``clipped_before_step`` from each optimiser step of their own
+    train() (`grader.loop_watch`); skipped when their loop did not run."""
+    if steps is None:
+        reason = f"your {train_fn}() did not run, so its steps could not be watched"
+        verdicts = {n: ("skip", reason, None) for n in ("gradients_reset", "clipped_before_step")}
+    else:
+        verdicts = {
+            "gradients_reset": loop_watch.gradients_reset(steps, train_fn),
+            "clipped_before_step": loop_watch.clipped_before_step(steps, clip, train_fn),
+        }
+    return [CheckResult(f"{task}.{name}", task, *v) for name, v in verdicts.items()]
 
 
 def loop_checks(run: TaskRun, model: str, train_fn: str) -> list[CheckResult]:

@@ -208,7 +208,11 @@ class EncoderBlock(MaskUser):
     reference_modules = ("masks", "attention", "encoder")
     checks = (
         Check("output_shape", "the output has shape (batch, seq, d_model)"),
-        Check("matches_reference", "equals the reference block built from the same weights"),
+        Check(
+            "matches_reference",
+            "equals the post-norm block rebuilt from its own randomised weights and activation",
+        ),
+        Check("every_parameter_matters", "changing any one parameter changes the block's output"),
         Check("deterministic_eval", "no randomness in eval mode"),
         Check("stochastic_train", "dropout acts in training mode"),
         Check("causal", "with a causal mask, position t never depends on later positions"),

@@ -27,7 +27,6 @@ and candidate code runs only in a subprocess.
 """
 
 import ast
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +50,10 @@ class Entry:
     """Checks that may fail on it, depending on how the check is built."""
     doc: str
     """The entry's docstring: its style, or its bug in a sentence."""
+    differs_from_base: tuple[str, ...] = ()
+    """For a correct entry, the probes (probe.py) where its style legitimately gives other
+    numbers than base.py (``DIFFERS_FROM_BASE``: another activation, a model that masks
+    itself); every other probe must agree."""
 
 
 def base_entry() -> Entry:
@@ -72,6 +75,7 @@ def load_entry(kind: str, name: str) -> Entry:
         catches=_names_list(tree, "CATCHES", path),
         may_catch=_names_list(tree, "MAY_CATCH", path),
         doc=_docstring(tree, path),
+        differs_from_base=_names_list(tree, "DIFFERS_FROM_BASE", path),
     )
 
 
@@ -83,14 +87,16 @@ def entries(kind: str) -> list[Entry]:
 
 
 def known_checks() -> frozenset[str]:
-    """Every ``task.check`` name in the check-name table of docs/ARCHITECTURE.md, the one
-    list of check names the catalogue and the example submissions may refer to."""
-    text = ARCHITECTURE.read_text(encoding="utf-8")
-    section = text.split("## Check names", 1)[1].split("\n## ", 1)[0]
-    names = set()
-    for task, checks in re.findall(r"^\| `(\w+)` \| (.+) \|$", section, flags=re.MULTILINE):
-        names |= {f"{task}.{check}" for check in re.findall(r"`(\w+)`", checks)}
-    return frozenset(names)
+    """Every ``task.check`` name of the transformer test: each task's kind declares its checks
+    (the same declarations docs/ARCHITECTURE.md's table is generated from), the one list of
+    check names the catalogue and the example submissions may refer to."""
+    from grader import assignment, kinds
+
+    return frozenset(
+        f"{task.id}.{check.name}"
+        for task in assignment.get("transformer_lm").tasks
+        for check in kinds.get(task.kind).checks
+    )
 
 
 def _docstring(tree: ast.Module, path: Path) -> str:

@@ -39,6 +39,8 @@ RUN_CHECKS = frozenset(
         "mask_reaches_model",
         "targets_aligned",
         "modes",
+        "gradients_reset",
+        "clipped_before_step",
     )
 )
 """The training task's checks that come from the training run, not from a property suite."""

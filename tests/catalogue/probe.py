@@ -180,6 +180,21 @@ def block(ns: dict[str, Any]) -> Any:
     return module(randn(2, 5, 8, seed=6), ns[MASK](5)).tolist()
 
 
+def block_random(ns: dict[str, Any]) -> Any:
+    """The encoder block (its attention canonicalised, as in `block`) with every other parameter
+    random, the norms' too: at ones and zeros two LayerNorms are the same function, so a norm
+    applied twice looks like two."""
+    attn = ns["MultiHeadSelfAttention"](8, 2, 0.1)
+    module = canonicalise(ns["EncoderBlock"](attn, 8, 16, 1e-5, 0.1), ns)
+    own = {id(p) for p in attn.parameters()}
+    generator = torch.Generator().manual_seed(8)
+    for _, parameter in sorted(module.named_parameters()):
+        if id(parameter) not in own:
+            draw = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+            parameter.copy_(draw * 0.5 + 0.1)
+    return module(randn(2, 5, 8, seed=6), ns[MASK](5)).tolist()
+
+
 def model(ns: dict[str, Any]) -> Any:
     """Logits of the tiny model in eval mode with the entry's own causal mask."""
     return tiny_model(ns)(tokens(2, 5), ns[MASK](5)).tolist()
@@ -233,6 +248,39 @@ class PlainSGD:
         return [self.lr]
 
 
+class StepRecorder(PlainSGD):
+    """PlainSGD that records, at each step, whether zero_grad ran since the last step and
+    whether the gradient norm is within the handout's clipping norm (0.5)."""
+
+    def __init__(self, params: list[nn.Parameter], lr: float) -> None:
+        super().__init__(params, lr)
+        self.zeroed, self.steps = False, []
+
+    def zero_grad(self) -> None:
+        super().zero_grad()
+        self.zeroed = True
+
+    @torch.no_grad()
+    def step(self) -> None:
+        norms = [p.grad.norm() for p in self.params if p.grad is not None]
+        norm = float(torch.stack(norms).norm()) if norms else 0.0
+        self.steps.append([self.zeroed, norm <= 0.5 * (1 + 1e-3)])
+        self.zeroed = False
+        super().step()
+
+
+def train_steps(ns: dict[str, Any]) -> list[list[bool]]:
+    """[zero_grad ran since the last step, gradients clipped] at each step of the entry's
+    train() on one epoch of 14 rows in windows of 4."""
+    torch.manual_seed(0)
+    net = ns["TransformerModelManualAttn"](VOCAB, D_MODEL, N_HEADS, D_HID, N_LAYERS, 0.1)
+    generator = torch.Generator().manual_seed(7)
+    data = torch.randint(0, VOCAB, (14, 2), generator=generator)  # (seq, batch)
+    sgd = StepRecorder(list(net.parameters()), lr=0.1)
+    ns["train"](net, data, 4, nn.CrossEntropyLoss(), VOCAB, sgd, sgd, 0, None, True)
+    return sgd.steps
+
+
 def train_masks(ns: dict[str, Any]) -> list[list[int] | None]:
     """The masks reaching the model during the entry's train(): one epoch of 14 rows in
     windows of 4, so the last window is shorter (1 token)."""
@@ -261,9 +309,11 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
         mha_trained,
         mha_default,
         block,
+        block_random,
         model,
         model_swap,
         train_masks,
+        train_steps,
     )
 }
 
@@ -278,7 +328,9 @@ def run_entry(source: str, name: str) -> dict[str, Any]:
     results: dict[str, Any] = {"__load__": {"ok": True, "value": None}}
     for probe_name, probe in PROBES.items():
         try:
-            with torch.no_grad() if probe_name != "train_masks" else contextlib.nullcontext():
+            with (
+                torch.no_grad() if not probe_name.startswith("train") else contextlib.nullcontext()
+            ):
                 results[probe_name] = {"ok": True, "value": probe(ns)}
         except Exception as exc:  # noqa: BLE001 - a probe that raises is a result
             results[probe_name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
