@@ -33,6 +33,10 @@ class SandboxLimits:
     """RLIMIT_NOFILE."""
     scratch_bytes: int = 256 * 1024**2
     """Size of the tmpfs scratch directory."""
+    check_call_timeout_s: float = 10.0
+    """Wall-clock limit of one call a property check makes (a forward pass of a small module
+    on a few tokens takes milliseconds): a call that outlasts it marks the task's code as
+    hanging, and its other checks are skipped rather than each waiting as long again."""
     call_timeout_s: float = 30.0
     """Wall-clock limit of one RPC call (one forward pass, one check's batch of calls)."""
     startup_timeout_s: float = 60.0

@@ -11,7 +11,7 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import hypothesis
 import torch
 
-from grader import __version__, kinds, scoring, timing
+from grader import __version__, kinds, scoring, stand_ins, timing
 from grader.answers import find_and_score
 from grader.assignment import Assignment, TaskSpec
 from grader.checks.base import SuiteContext
@@ -43,6 +43,8 @@ TAMPERING = (
     "Grade withheld (0): the code reaches into the grader's own worker, which no answer needs, "
     "so its verdicts cannot be trusted; review it by hand. In the code the grader runs: "
 )
+
+NOT_TIMED = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
 
 NOTHING_TO_ASSESS = "nothing to assess: the submission has no code of the candidate's own (no line differs from the handout)"
 NOT_ATTEMPTED = "not attempted: no line of the submission differs from the handout."
@@ -81,9 +83,7 @@ def grade_submission(
     tampering = suspected_tampering(extracted.source)
     if tampering:
         errors.append(TAMPERING + "; ".join(tampering))
-    checks: dict[str, list[CheckResult]] = {}
-    training_result: TrainingResult | None = None
-    timings = timing.TimingReport((), ("nothing was timed: the code did not run",), None, "none")
+    checked = Checked()
     sandbox_info: dict[str, Any] = {}
     if extracted.source.strip() and attempted:
         with Sandbox(
@@ -106,9 +106,15 @@ def grade_submission(
                     f"your code failed to load in the sandbox: {report.error.summary() if report.error else 'unknown error'}"
                 )
             else:
-                checks, training_result, timings = run_checks(
-                    worker, assignment, resolutions, report.symbols, config, say
-                )
+                try:
+                    run_checks(
+                        worker, assignment, resolutions, report.symbols, config, say, checked
+                    )
+                except WorkerError as exc:  # the submission's time ran out, or a restart failed
+                    errors.append(
+                        f"grading stopped early: {exc.summary()}. The verdicts gathered until "
+                        "then are kept; the checks after that point did not run"
+                    )
             # What the candidate's code tried that the worker's audit hook refused (file,
             # network, process), without what importing the libraries always does.
             refused = [e for e in sorted(set(worker.audit_events)) if not import_noise(e)]
@@ -119,8 +125,12 @@ def grade_submission(
     elif not extracted.source.strip():
         errors.append(no_code_message(extracted))
 
+    checks, training_result, timings = checked.results, checked.training, checked.timings
     tasks = {
-        t.id: task_result(t, resolutions.get(t.id), checks.get(t.id, [])) for t in assignment.tasks
+        t.id: task_result(
+            t, resolutions.get(t.id), checks.get(t.id, []), checked.isolation.get(t.id)
+        )
+        for t in assignment.tasks
     }
     if (
         not attempted
@@ -200,6 +210,22 @@ def no_code_message(extracted: Any) -> str:
     return f"no code could be run: every code cell with definitions has a syntax error ({where})"
 
 
+@dataclass
+class Checked:
+    """What the checks found, filled in as they run, so that a submission whose time runs out
+    keeps the verdicts gathered until then."""
+
+    results: dict[str, list[CheckResult]] = field(default_factory=dict)
+    """Task id -> its checks (in isolation, for a task graded with stand-ins)."""
+    training: TrainingResult | None = None
+    """The first training task's runs."""
+    timings: timing.TimingReport = NOT_TIMED
+    """The timings against the reference."""
+    isolation: dict[str, tuple[tuple[CheckResult, ...], str]] = field(default_factory=dict)
+    """Task id -> (the checks that fail only as written, the note), for tasks graded with
+    stand-ins (`grader.stand_ins`)."""
+
+
 def run_checks(
     worker: Any,
     assignment: Assignment,
@@ -207,29 +233,50 @@ def run_checks(
     symbols: dict[str, Any],
     config: GraderConfig,
     say: Progress,
-) -> tuple[dict[str, list[CheckResult]], TrainingResult | None, timing.TimingReport]:
+    checked: Checked | None = None,
+) -> Checked:
     """Every task's checks, then the training checks, then the timings, in one worker; the
-    kinds (`grader.kinds`) do the work, this only calls their hooks in order."""
+    kinds (`grader.kinds`) do the work, this only calls their hooks in order. ``checked`` is
+    filled in as they go."""
+    checked = checked if checked is not None else Checked()
+    results = checked.results
     reference = reference_for(assignment, config)
     try:
-        results, runs = run_suites(worker, assignment, resolutions, symbols, config, say, reference)
-        training_result = None
+        _, runs = run_suites(
+            worker, assignment, resolutions, symbols, config, say, reference, results
+        )
+        checked.isolation = (
+            {
+                task: (only, note)
+                for task, (_, only, note) in runs[0].shared.get("isolated", {}).items()
+            }
+            if runs
+            else {}
+        )
         for run in runs:
             kind = kinds.get(run.task.kind)
             if not kind.trains:
                 continue
             say(f"running the training check of {run.task.id}")
-            trained = guarded(run, lambda run=run, kind=kind: kind.train(run))
+            parts = stand_ins.culprits(run, runs, results)
+
+            def train(run: SuiteContext = run, kind: kinds.Kind = kind, parts: list = parts) -> Any:
+                if not parts:
+                    return kind.train(run)
+                with stand_ins.standing_in(run, parts):  # their model, with correct parts
+                    return kind.train(run)
+
+            trained = guarded(run, train)
             if isinstance(trained, list):  # the hook failed: its error is the task's check
                 results.setdefault(run.task.id, []).extend(trained)
             elif trained is not None:
                 results.setdefault(run.task.id, []).extend(trained.checks)
-                training_result = training_result or trained.result
+                checked.training = checked.training or trained.result
         say("timing against the reference")
-        timings = time_tasks(worker, runs, results, config, reference)
+        checked.timings = time_tasks(worker, runs, results, config, reference)
     finally:
         reference.close()
-    return results, training_result, timings
+    return checked
 
 
 def reference_for(assignment: Assignment, config: GraderConfig) -> LazyReference:
@@ -301,13 +348,14 @@ def run_suites(
     config: GraderConfig,
     say: Progress,
     reference: LazyReference | None = None,
+    results: dict[str, list[CheckResult]] | None = None,
 ) -> tuple[dict[str, list[CheckResult]], list[SuiteContext]]:
-    """Every task's ``prepare`` hook, then its checks; returns the checks by task and the
-    context of each task (for the training and timing hooks)."""
+    """Every task's ``prepare`` hook, then its checks (filling ``results`` as they go); returns
+    the checks by task and the context of each task (for the training and timing hooks)."""
     own = reference is None
     reference = reference or reference_for(assignment, config)
     runs = contexts(worker, assignment, resolutions, symbols, config, say, reference)
-    results: dict[str, list[CheckResult]] = {}
+    results = results if results is not None else {}
     try:
         for run in runs:
             failed = guarded(run, lambda run=run: kinds.get(run.task.kind).prepare(run))
@@ -317,14 +365,42 @@ def run_suites(
             kind = kinds.get(run.task.kind)
             if run.task.id in results or (run.symbol is None and not kind.runs_without_symbol):
                 continue
+            if stand_ins.hangs_through(run, runs):
+                results[run.task.id] = []  # every call would hang: graded in isolation only
+                continue
             say(f"checking {run.task.id}")
             checks = guarded(run, lambda run=run, kind=kind: kind.check(run))
             if checks:
                 results[run.task.id] = checks
+        isolate(runs, results, say)
     finally:
         if own:
             reference.close()
     return results, runs
+
+
+def isolate(runs: list[SuiteContext], results: dict[str, list[CheckResult]], say: Progress) -> None:
+    """Grade again, with stand-ins, every task that calls a part that fails or hangs
+    (`grader.stand_ins`): its verdict becomes the one in isolation; what failed only as
+    written is kept in ``shared["as_written"]`` with the task's note."""
+    for run in runs:
+        kind = kinds.get(run.task.kind)
+        parts = stand_ins.culprits(run, runs, results)
+        if not parts or run.task.id not in results:
+            continue
+        say(f"checking {run.task.id} with a stand-in for {stand_ins.names(parts)}")
+
+        def check(run: SuiteContext = run, kind: kinds.Kind = kind, parts: list = parts) -> Any:
+            with stand_ins.standing_in(run, parts):
+                return kind.check(run)
+
+        isolated = guarded(run, check)
+        written = results[run.task.id]
+        results[run.task.id] = isolated
+        run.shared.setdefault("isolated", {})[run.task.id] = (
+            parts,
+            *stand_ins.attributed(written, isolated, parts),
+        )
 
 
 def guarded(run: SuiteContext, hook: Callable[[], Any]) -> Any:
@@ -352,7 +428,14 @@ def resolved_symbols(resolutions: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> TaskResult:
+def task_result(
+    task: TaskSpec,
+    resolution: Any,
+    checks: list[CheckResult],
+    isolation: tuple[tuple[CheckResult, ...], str] | None = None,
+) -> TaskResult:
+    """The task's verdict from its checks (in isolation when it was graded with stand-ins:
+    ``isolation`` holds the checks that fail only as written, and the note)."""
     found = resolution is not None and resolution.found
     if found and not checks:
         checks = [
@@ -373,7 +456,15 @@ def task_result(task: TaskSpec, resolution: Any, checks: list[CheckResult]) -> T
         resolved_by=resolution.resolved_by if found else None,
         checks=tuple(checks),
         weight=task.weight,
-        note=resolution.message if resolution is not None else "",
+        note="; ".join(
+            n
+            for n in (
+                resolution.message if resolution is not None else "",
+                isolation and isolation[1],
+            )
+            if n
+        ),
+        as_written=isolation[0] if isolation else (),
     )
 
 

@@ -99,7 +99,11 @@ class TaskResult:
     weight: float = 1.0
     """Weight of the task in the completion criterion."""
     note: str = ""
-    """Anything else the reader must know (e.g. the mask convention identified)."""
+    """Anything else the reader must know (e.g. the mask convention identified, or that the
+    task was graded with a stand-in for a part it calls that fails)."""
+    as_written: tuple[CheckResult, ...] = ()
+    """For a task graded in isolation: the checks that fail only as written (through another
+    task's broken part) and pass with a correct one in its place; they do not count."""
 
 
 @dataclass(frozen=True)

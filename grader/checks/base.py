@@ -12,6 +12,7 @@ Hypothesis shrinks: the same error is replayed, and the worker is restarted afte
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 
 from grader.config import GraderConfig
 from grader.result import CheckResult
-from grader.sandbox import CandidateError, WorkerError
+from grader.sandbox import CandidateError, WorkerError, WorkerTimeout
 
 if TYPE_CHECKING:
     from grader.assignment import TaskSpec
@@ -140,6 +141,11 @@ def run_property(
     """
     full_name = f"{ctx.task.id}.{name}"
     n_examples = examples or ctx.examples
+    hanging = ctx.shared.get("hanging", {}).get(ctx.task.id)
+    if hanging is not None:  # each check would wait as long again: one hang is enough
+        return CheckResult(
+            full_name, ctx.task.id, "skip", f"not run: {hanging}", criterion=criterion
+        )
     started = time.perf_counter()
     dead: list[WorkerError] = []
     count = 0
@@ -171,8 +177,11 @@ def run_property(
 
     test = hypothesis.given(strategy)(guarded)
     test = hypothesis_settings(n_examples)(test)
+    limit = ctx.config.sandbox.check_call_timeout_s
+    limited = getattr(ctx.worker, "calls_limited", None)
     try:
-        test()
+        with limited(limit) if limited is not None else contextlib.nullcontext():
+            test()
         status, message, counterexample = "pass", passed, None
     except Violation as exc:
         status, message, counterexample = "fail", exc.message, exc.counterexample
@@ -186,6 +195,13 @@ def run_property(
             "error": raised(exc),
             "traceback": exc.traceback,
         }
+    except WorkerTimeout as exc:
+        status, message, counterexample = "error", exc.summary(), None
+        what = f"`{ctx.symbol}`" if ctx.symbol else "this task's code"
+        ctx.shared.setdefault("hanging", {})[ctx.task.id] = (
+            f"{what} did not return within {limit:g} s in {full_name}: it hangs, so its other "
+            "checks were skipped"
+        )
     except WorkerError as exc:
         status, message, counterexample = "error", exc.summary(), None
     except (hypothesis.errors.Flaky, BaseExceptionGroup) as exc:

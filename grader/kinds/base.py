@@ -97,6 +97,13 @@ class Kind:
     """The kind has ``timing_items`` (its code is timed against the reference)."""
     reference_modules: ClassVar[tuple[str, ...]] = ()
     """Modules of the project's ``reference`` package the kind's trusted worker needs."""
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    """Kinds whose candidate parts this kind's code calls (a multi-head attention calls their
+    ``attention``): when one of those fails its own checks or hangs, this task is graded again
+    with a stand-in in its place, and its verdict is the one in isolation."""
+    stand_in: ClassVar[bool] = False
+    """A correct stand-in of this kind's part exists (`standin_recipes.stand_in`), so the tasks
+    that depend on it can be graded in isolation."""
 
     def declared_checks(self, options: Any) -> tuple[Check, ...]:
         """The checks a task with these options runs (all of ``checks`` unless a kind's

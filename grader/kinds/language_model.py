@@ -55,6 +55,7 @@ class LanguageModel(Kind):
     parts = ("train", "evaluate")
     trains = True
     timed = True
+    depends_on = ("attention", "multi_head_attention", "encoder_block", "causal_mask")
     reference_modules = ("masks", "attention", "encoder", "positional", "model")
     checks = (
         Check("model_output_shape", "logits have shape (batch, seq, vocab), batch-first"),

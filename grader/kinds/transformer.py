@@ -93,6 +93,7 @@ class Attention(MaskUser):
     Options = AttentionOptions
     symbol_kind = "function"
     timed = True
+    stand_in = True
     reference_modules = ("masks", "attention")
     checks = (
         Check("output_shape", "the output has shape (batch, heads, seq_q, head_dim)"),
@@ -152,6 +153,8 @@ class MultiHeadAttention(MaskUser):
     Options = MultiHeadOptions
     symbol_kind = "class"
     timed = True
+    stand_in = True
+    depends_on = ("attention",)
     reference_modules = ("masks", "attention")
     checks = (
         Check("output_shape", "the output has shape (batch, seq, dim)"),
@@ -205,6 +208,8 @@ class EncoderBlock(MaskUser):
     name = "encoder_block"
     title = "post-LayerNorm encoder block Block(attn, d_model, dim_feedforward, eps, dropout)"
     symbol_kind = "class"
+    stand_in = True
+    depends_on = ("multi_head_attention", "attention")
     reference_modules = ("masks", "attention", "encoder")
     checks = (
         Check("output_shape", "the output has shape (batch, seq, d_model)"),
@@ -235,6 +240,8 @@ class CausalMask(MaskUser):
     title = "causal mask of a length, in any convention (boolean keep or block, additive -inf)"
     Options = CausalMaskOptions
     runs_without_symbol = True  # a mask built inline is observed at run time
+    stand_in = True
+    depends_on = ("attention",)  # its causal checks apply the mask with their attention
     reference_modules = ("masks",)
     checks = (
         Check("convention", "the mask is causal in a recognised convention, for the length asked"),

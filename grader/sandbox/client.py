@@ -19,8 +19,10 @@ threads that outlive it: the kernel ties the worker's life to the thread that st
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
@@ -134,6 +136,12 @@ class Sandbox:
         self._seq = 0
         self._budget_end: float | None = None
         self._loaded: tuple[dict[str, str], str, str | None] | None = None
+        self._stand_ins: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        """Name -> (stand_in recipe arguments) of every part bound in place of the
+        candidate's, re-bound after a restart (which reloads their code)."""
+        self._call_limit: float | None = None
+        """Per-call limit in force instead of ``limits.call_timeout_s`` (`calls_limited`)."""
+        self._originals: dict[str, Handle] = {}
         self.audit_events: list[str] = []
         """Every audit refusal of this submission, in order, across restarts."""
         self.ready: dict[str, Any] = {}
@@ -208,7 +216,44 @@ class Sandbox:
                 return None
             modules, main, filename = self._loaded
             self._loaded = None
-            return self.load_modules(modules, main=main, filename=filename)
+            report = self.load_modules(modules, main=main, filename=filename)
+            for name, (args, kwargs) in self._stand_ins.items():
+                self._bind_stand_in(name, args, kwargs)
+            return report
+
+    # --- stand-ins and limits -------------------------------------------------------------
+
+    def substitute(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """Bind the candidate's ``name`` to a stand-in (``standin_recipes.stand_in(*args)``)
+        until `restore`; kept across restarts."""
+        with self._lock:
+            self._bind_stand_in(name, args, kwargs)
+            self._stand_ins[name] = (args, kwargs)
+
+    def _bind_stand_in(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        part = self.run("stand_in", *args, **kwargs)
+        previous = self._request("rebind", {"name": name, "value": part}, None)
+        self._originals[name] = previous
+
+    def restore(self) -> None:
+        """Bind every substituted name back to the candidate's own code."""
+        with self._lock:
+            names, self._stand_ins = list(self._stand_ins), {}
+            originals, self._originals = self._originals, {}
+            if not self.alive:
+                return  # a restart will load their own code, with no stand-in
+            for name in names:
+                if name in originals:
+                    self._request("rebind", {"name": name, "value": originals[name]}, None)
+
+    @contextlib.contextmanager
+    def calls_limited(self, seconds: float) -> Iterator[None]:
+        """Within the block, a call without its own ``_timeout`` may last ``seconds``."""
+        previous, self._call_limit = self._call_limit, seconds
+        try:
+            yield
+        finally:
+            self._call_limit = previous
 
     # --- loading ------------------------------------------------------------------------
 
@@ -371,7 +416,10 @@ class Sandbox:
                 raise WorkerDead(self._dead)
             if self._process is None:
                 raise RuntimeError("the sandbox has not been started")
-            limit = self._remaining(timeout if timeout is not None else self.limits.call_timeout_s)
+            default = (
+                self._call_limit if self._call_limit is not None else self.limits.call_timeout_s
+            )
+            limit = self._remaining(timeout if timeout is not None else default)
             encoder = protocol.Encoder(on_handle=self._check_handle)
             self._seq += 1
             chunks = protocol.frame({"op": op, "seq": self._seq}, encoder.encode(payload), encoder)

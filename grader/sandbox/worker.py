@@ -247,6 +247,17 @@ class Worker:
             obj = getattr(obj, part)
         return obj
 
+    def op_rebind(self, name: str, value: Any) -> Keep:
+        """Bind ``name`` in the submission's main module to ``value`` (a stand-in for a part of
+        theirs); returns what was bound before, for the grader to bind back."""
+        if self.module is None:
+            raise RequestError("nothing is loaded in this worker")
+        namespace = vars(self.module)
+        if name not in namespace:
+            raise RequestError(f"the submission defines no {name!r}")
+        previous, namespace[name] = namespace[name], value
+        return Keep(previous)
+
     def op_setattr(self, target: Any, path: str, value: Any) -> None:
         owner_path, _, last = path.rpartition(".")
         owner = self.op_getattr(target, owner_path) if owner_path else self._target(target)

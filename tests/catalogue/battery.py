@@ -111,7 +111,8 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
             return Graded(name or path.stem, {}, 0.0, time.perf_counter() - started, None, error)
         loaded = time.perf_counter()
         if train:
-            checks, training, _ = run_checks(worker, lm, resolutions, report.symbols, config, say)
+            checked = run_checks(worker, lm, resolutions, report.symbols, config, say)
+            checks, training = checked.results, checked.training
         else:
             (checks, _), training = (
                 run_suites(worker, lm, resolutions, report.symbols, config, say),

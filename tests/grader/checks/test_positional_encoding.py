@@ -142,7 +142,7 @@ def graded(path: Path, extra_classes: dict[str, str]) -> Verdicts:
             report.symbols,
             config,
             lambda _: None,
-        )[0]
+        ).results
         verdicts = {"submission": {r.name: r for results in checks.values() for r in results}}
         for symbol, task_id in extra_classes.items():
             verdicts[symbol] = suite_results(worker, task_id, symbol, report.symbols, config)

@@ -101,7 +101,7 @@ def test_assignments_lists_each_test_with_its_tasks(grader: Runner) -> None:
     assert run.returncode == 0
     assert re.search(r"^transformer_lm: ", run.stdout, re.MULTILINE)
     for task in ("attention", "multi_head_attention", "encoder_block", "causal_mask", "training"):
-        assert re.search(rf"^\s+task {task}\s+weight", run.stdout, re.MULTILINE), task
+        assert re.search(rf"^\s+task {task}\s+kind \w+\s+weight", run.stdout, re.MULTILINE), task
     assert "question:attention_cost" in run.stdout
 
 
