@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from grader import __version__
-from grader.assignment import Assignment, AssignmentError, get
+from grader.assignment import BUILTIN_DIR, Assignment, AssignmentError, get
 from grader.config import CHECK_BUDGETS, GraderConfig
+from grader.paths import escape_reason, given_in, inside
 
 if TYPE_CHECKING:
     from grader.result import SubmissionResult
@@ -95,13 +96,18 @@ class UsageError(Exception):
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named directly, files matched by globs, and submission files inside folders."""
+    """Files named directly, files matched by globs, and submission files inside folders.
+
+    A file that resolves (through a symbolic link) outside the folder it was given in is
+    refused with the reason on stderr, and the others are graded (`grader.paths`)."""
     found: list[Path] = []
+    refused: list[str] = []
     for pattern in patterns:
+        root = given_in(pattern)
         for match in sorted(glob.glob(pattern)) or [pattern]:
             path = Path(match)
             if path.is_dir():
-                found += sorted(
+                files = sorted(
                     p
                     for p in path.iterdir()
                     if p.is_file()
@@ -109,13 +115,40 @@ def expand_paths(patterns: list[str]) -> list[Path]:
                     and p.name.lower() != "readme.md"
                 )
             elif path.is_file():
-                found.append(path)
+                files = [path]
             else:
                 raise UsageError(f"no such file or folder: {pattern}")
+            for file in files:
+                reason = escape_reason(file, root)
+                if reason:
+                    refused.append(reason)
+                    print(f"grader: refused {reason}", file=sys.stderr)
+                else:
+                    found.append(file)
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
-        raise UsageError("no submission files found in " + " ".join(patterns))
+        raise UsageError(
+            "no submission files found in "
+            + " ".join(patterns)
+            + (f" ({len(refused)} refused, see above)" if refused else "")
+        )
     return unique
+
+
+def check_assignment_source(assignment: Assignment, patterns: list[str]) -> None:
+    """An assignment (weights, checks, aliases) is the interviewer's: one loaded from a folder
+    inside a submission's tree could have been written by the candidate. The built-in ones
+    ship with the grader."""
+    if inside(assignment.folder, BUILTIN_DIR):
+        return
+    for pattern in patterns:
+        tree = given_in(pattern)
+        if inside(assignment.folder, tree):
+            raise UsageError(
+                f"the assignment folder {assignment.folder} lies inside the submission folder "
+                f"{tree}: an assignment is never loaded from a candidate's files (use a built-in "
+                "id, or a folder of your own outside the submissions)"
+            )
 
 
 def parse_map(items: list[str], assignment: Assignment) -> dict[str, str]:
@@ -210,13 +243,14 @@ def keys_from(args: argparse.Namespace) -> Keys:
 
 def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[SubmissionResult]:
     """Grade every submission the arguments name; shared by ``grade`` and ``check``."""
-    from grader.batch import OutputLocked, grade_batch
+    from grader.batch import OutputExposed, OutputLocked, grade_batch
 
+    paths = expand_paths(args.paths)
     assignment = get(args.assignment, args.assignments_dir)
+    check_assignment_source(assignment, args.paths)
     overrides = parse_map(args.map, assignment)
     formats = parse_formats(args.format)
     config = config_from(args)
-    paths = expand_paths(args.paths)
     try:
         return grade_batch(
             paths,
@@ -229,7 +263,7 @@ def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[Submissio
             resume=not args.no_resume,
             show_score=show_score,
         )
-    except OutputLocked as exc:
+    except (OutputLocked, OutputExposed) as exc:
         raise UsageError(str(exc)) from None
 
 
