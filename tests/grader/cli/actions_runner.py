@@ -222,7 +222,7 @@ class Runner:
                     self.store / options["name"], where, dirs_exist_ok=True, symlinks=True
                 )
                 return
-            merged = options.get("merge-multiple") == "true"
+            merged = options.get("merge-multiple", "").lower() == "true"
             for artifact in sorted(self.store.iterdir()):
                 if fnmatch.fnmatch(artifact.name, options["pattern"]):
                     into = where if merged else where / artifact.name

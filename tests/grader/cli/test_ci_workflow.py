@@ -70,7 +70,7 @@ def test_the_job_running_candidate_code_holds_no_secret_and_no_token(
 def test_each_secret_is_referenced_only_by_the_jobs_that_need_it(workflow: dict[str, Any]) -> None:
     where: dict[str, set[str]] = {}
     for name in workflow["jobs"]:
-        for secret in re.findall(r"secrets\.([A-Z_]+)", job_text(workflow, name)):
+        for secret in re.findall(r"secrets\.([A-Z0-9_]+)", job_text(workflow, name)):
             where.setdefault(secret, set()).add(name)
     assert where == {
         "GRADER_TOKEN": {"plan"},
