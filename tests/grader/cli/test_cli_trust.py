@@ -144,3 +144,40 @@ def test_without_bubblewrap_the_output_folder_is_hidden_and_symlinks_skipped(
     assert result["environment"]["sandbox"]["isolation"] == "rlimits-only"
     assert result["tasks"]["attention"]["status"] == "pass"  # listing the folder failed
     assert f"os.listdir ({out.resolve()})" in " ".join(result["errors"])
+
+
+# --- grading with a signing key -------------------------------------------------------------
+
+KEY = "grading-key-" + "7c" * 20
+
+
+def test_a_signing_key_is_refused_where_candidate_code_could_read_it(
+    grader: Runner, tmp_path: Path, no_bwrap: dict[str, str]
+) -> None:
+    env = {**no_bwrap, "GRADER_SIGNING_KEY": KEY}
+    run = grader("grade", str(SUBMISSIONS / "typical.py"), "-a", "transformer_lm", "--out", str(tmp_path / "o"), env=env)  # fmt: skip
+    assert run.returncode == 2
+    assert "could read it" in run.stderr and "grader sign" in run.stderr
+    assert KEY not in run.stderr + run.stdout and not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_grading_with_a_key_under_bubblewrap_signs_the_results(
+    grader: Runner, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env["GRADER_SIGNING_KEY"] = KEY
+    out = tmp_path / "out"
+    run = grader(
+        "grade", str(SUBMISSIONS / "typical.py"), "-a", "transformer_lm", "--out", str(out),
+        "--budget", "smoke", env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "signed 1 result(s)" in run.stdout
+    verify = grader("verify", str(out), env=env)
+    assert verify.returncode == 0 and "2 of 2 file(s) verified" in verify.stdout, verify.stdout
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in run.stdout + run.stderr

@@ -4,6 +4,7 @@ reason and the rest merged; the leaderboard links only what it rendered."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,13 @@ def test_the_leaderboard_links_only_pages_it_rendered(downloads: Path, tmp_path:
 def test_a_later_merge_does_not_take_the_copies_for_results(
     downloads: Path, tmp_path: Path
 ) -> None:
-    board = downloads.parent / f"{downloads.name}-board"
-    merge([downloads], board, Keys())
-    assert (board / MARKER).is_file()
-    again = merge([downloads.parent], tmp_path / "again", Keys())
-    names = [str(folder) for _, folder, _ in again.rows]
-    assert len(again.rows) == 1, names  # the copies under the first board were not merged again
+    runs = tmp_path / "runs"
+    shutil.copytree(downloads / "good", runs / "good")
+    merge([runs], runs / "board", Keys())
+    assert (runs / "board" / MARKER).is_file()
+    assert (runs / "board" / "results" / "strong_but_leaky" / "result.json").is_file()
+    again = merge([runs], tmp_path / "again", Keys())
+    assert [folder.name for _, folder, _ in again.rows] == ["strong_but_leaky"]
 
 
 def test_result_files_are_read_with_bounds(tmp_path: Path) -> None:
