@@ -174,6 +174,11 @@ class TimingConfig:
     Bands, not a formula, so that measurement noise does not move the grade."""
     slowest_score: float = 30.0
     """Score when the candidate is slower than the last band."""
+    output_rtol: float = 1e-4
+    output_atol: float = 1e-5
+    """Tolerance of the output check of every timed round (float32, the timed size): an
+    honest implementation differs from the reference by rounding (~1e-6 measured on the
+    handout's attention), a cheap wrong answer by the size of the values themselves."""
 
 
 @dataclass(frozen=True)
