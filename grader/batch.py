@@ -27,6 +27,7 @@ import json
 import multiprocessing as mp
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -53,6 +54,10 @@ class OutputLocked(Exception):
     """Another grading run is writing into the same output folder."""
 
 
+class OutputExposed(Exception):
+    """Without bubblewrap, a worker could read other candidates' results in the output folder."""
+
+
 @dataclass(frozen=True)
 class Job:
     """One submission to grade and where its reports go."""
@@ -72,6 +77,8 @@ class Settings:
     overrides: dict[str, str]
     formats: tuple[str, ...]
     fingerprint: str
+    hidden: tuple[str, ...] = ()
+    """Folders no worker may read (the output folder), for the fallback's audit hook."""
 
 
 # --- the output folder: lock, fingerprint, resume -----------------------------------------------
@@ -95,6 +102,41 @@ def output_lock(out: Path) -> Iterator[None]:
         handle.write(str(os.getpid()))
         handle.flush()
         yield  # closing the file releases the lock, also when the process dies
+
+
+@contextmanager
+def guard_output(out: Path, names: list[str]) -> Iterator[None]:
+    """Keep the output folder, where other candidates' results are, out of every worker's
+    reach for the duration of the run.
+
+    Under bubblewrap a worker sees nothing of the host. Without it (the rlimits-only
+    fallback) the audit hook refuses reads of the folder, but native code can get past a
+    hook; so, when the worker runs as a uid of its own, the folder is also made private to
+    the grader (mode 0700) while grading and given its mode back afterwards. A fallback
+    worker that shares the grader's uid could read it whatever we do: then a folder that
+    would hold more than one submission's results is refused (`OutputExposed`)."""
+    from grader.sandbox.isolation import bwrap_problem, fallback_has_own_uid
+
+    problem = bwrap_problem()
+    if problem is None:
+        yield
+        return
+    if not fallback_has_own_uid():
+        present = {p.parent.name for p in out.glob("*/result.json")}
+        if len(present | set(names)) > 1:
+            raise OutputExposed(
+                f"candidate code would run without bubblewrap ({problem}) as this user, so it "
+                f"could read the other results in {out}: grade one submission per --out "
+                "folder, install bubblewrap, or run the grader as root"
+            )
+        yield
+        return
+    mode = stat.S_IMODE(out.stat().st_mode)
+    out.chmod(0o700)
+    try:
+        yield
+    finally:
+        out.chmod(mode)
 
 
 def fingerprint(assignment: Assignment, config: GraderConfig, overrides: dict[str, str]) -> str:
@@ -194,6 +236,7 @@ def _grade_in_child(job: Job, settings: Settings, events: Connection) -> None:
             overrides=settings.overrides,
             progress=progress,
             name=job.name,
+            hidden_paths=tuple(Path(p) for p in settings.hidden),
         )
     except Exception:  # noqa: BLE001 - a grader bug on one submission must not stop the batch
         message = "the grader failed on this submission:\n" + traceback.format_exc(limit=5)
@@ -262,9 +305,10 @@ def grade_batch(
         overrides,
         formats,
         fingerprint(assignment, config, overrides),
+        hidden=(str(out.resolve()),),
     )
     batch = [Job(p, n, out / n) for p, n in zip(paths, unique_names(paths), strict=True)]
-    with output_lock(out):
+    with output_lock(out), guard_output(out, [job.name for job in batch]):
         display = Progress([job.name for job in batch], show_score, stream or sys.stderr)
         results: dict[str, SubmissionResult] = {}
         todo = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import signal
 import sys
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from grader import __version__
-from grader.assignment import Assignment, AssignmentError, get
+from grader.assignment import BUILTIN_DIR, Assignment, AssignmentError, get
 from grader.config import CHECK_BUDGETS, GraderConfig
+from grader.paths import escape_reason, given_in, inside
 
 if TYPE_CHECKING:
     from grader.result import SubmissionResult
+    from grader.signing import Keys
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SUBMISSION_SUFFIXES = (".ipynb", ".py", ".md", ".txt", ".markdown")
@@ -57,6 +60,31 @@ Finds every result.json under the folders (e.g. the report artifacts of many CI 
 writes one leaderboard: DIR/summary.json (one row per result, best overall first: name, path,
 sha256, overall, the four criteria, tasks passed, training verdict, relative links) and
 DIR/index.html, a sortable page linking each scorecard. It also prints the ranking.
+
+Nothing in the folders is trusted: each result's signature is checked (verified, unsigned,
+INVALID or unchecked; untrusted rows rank last, --require-signed refuses them), malformed
+results are skipped with the reason, and the page links only scorecards it renders itself
+(DIR/results/<name>/). With a signing key, summary.json is signed too.
+"""
+
+
+EPILOG_SIGN = """examples:
+  GRADER_SIGNING_KEY=... grader sign out/
+  grader sign graded/alice/ --repository acme/alice-test --commit 3f2c9e1... --ed25519-key-file key.pem
+
+Adds a signed provenance block (submission sha256, assignment, harness version and commit,
+the candidate's repository and commit when given) and a signature to every result.json and
+summary.json under the paths. A file already signed is re-signed only if its signature
+verifies with the same keys. Exit status: 0 all signed, 1 some refused, 2 no key or no file.
+"""
+
+EPILOG_VERIFY = """examples:
+  GRADER_SIGNING_KEY=... grader verify leaderboard/
+  grader verify --public-key grader.pub.pem alice/result.json
+
+Prints verified, unsigned, INVALID (edited after signing, signed with another key, or not
+a result at all) or unchecked (no key for the signature it carries) for every file.
+Exit status: 0 when every file verifies, 1 otherwise, 2 with no key or no file.
 """
 
 
@@ -68,13 +96,18 @@ class UsageError(Exception):
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named directly, files matched by globs, and submission files inside folders."""
+    """Files named directly, files matched by globs, and submission files inside folders.
+
+    A file that resolves (through a symbolic link) outside the folder it was given in is
+    refused with the reason on stderr, and the others are graded (`grader.paths`)."""
     found: list[Path] = []
+    refused: list[str] = []
     for pattern in patterns:
+        root = given_in(pattern)
         for match in sorted(glob.glob(pattern)) or [pattern]:
             path = Path(match)
             if path.is_dir():
-                found += sorted(
+                files = sorted(
                     p
                     for p in path.iterdir()
                     if p.is_file()
@@ -82,13 +115,40 @@ def expand_paths(patterns: list[str]) -> list[Path]:
                     and p.name.lower() != "readme.md"
                 )
             elif path.is_file():
-                found.append(path)
+                files = [path]
             else:
                 raise UsageError(f"no such file or folder: {pattern}")
+            for file in files:
+                reason = escape_reason(file, root)
+                if reason:
+                    refused.append(reason)
+                    print(f"grader: refused {reason}", file=sys.stderr)
+                else:
+                    found.append(file)
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
-        raise UsageError("no submission files found in " + " ".join(patterns))
+        raise UsageError(
+            "no submission files found in "
+            + " ".join(patterns)
+            + (f" ({len(refused)} refused, see above)" if refused else "")
+        )
     return unique
+
+
+def check_assignment_source(assignment: Assignment, patterns: list[str]) -> None:
+    """An assignment (weights, checks, aliases) is the interviewer's: one loaded from a folder
+    inside a submission's tree could have been written by the candidate. The built-in ones
+    ship with the grader."""
+    if inside(assignment.folder, BUILTIN_DIR):
+        return
+    for pattern in patterns:
+        tree = given_in(pattern)
+        if inside(assignment.folder, tree):
+            raise UsageError(
+                f"the assignment folder {assignment.folder} lies inside the submission folder "
+                f"{tree}: an assignment is never loaded from a candidate's files (use a built-in "
+                "id, or a folder of your own outside the submissions)"
+            )
 
 
 def parse_map(items: list[str], assignment: Assignment) -> dict[str, str]:
@@ -164,18 +224,33 @@ def percentage(text: str) -> float:
     return value
 
 
+def keys_from(args: argparse.Namespace) -> Keys:
+    """The signing and verifying keys the options and the environment name."""
+    from grader.signing import SigningError, load_keys
+
+    try:
+        return load_keys(
+            getattr(args, "signing_key_file", None),
+            getattr(args, "ed25519_key_file", None),
+            getattr(args, "public_key", None),
+        )
+    except SigningError as exc:
+        raise UsageError(str(exc)) from None
+
+
 # --- the verbs ----------------------------------------------------------------------------------
 
 
 def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[SubmissionResult]:
     """Grade every submission the arguments name; shared by ``grade`` and ``check``."""
-    from grader.batch import OutputLocked, grade_batch
+    from grader.batch import OutputExposed, OutputLocked, grade_batch
 
+    paths = expand_paths(args.paths)
     assignment = get(args.assignment, args.assignments_dir)
+    check_assignment_source(assignment, args.paths)
     overrides = parse_map(args.map, assignment)
     formats = parse_formats(args.format)
     config = config_from(args)
-    paths = expand_paths(args.paths)
     try:
         return grade_batch(
             paths,
@@ -188,12 +263,17 @@ def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[Submissio
             resume=not args.no_resume,
             show_score=show_score,
         )
-    except OutputLocked as exc:
+    except (OutputLocked, OutputExposed) as exc:
         raise UsageError(str(exc)) from None
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    keys = keys_from(args)
+    if keys.can_sign:
+        guard_signing_key()
     results = run_grading(args, show_score=True)
+    if keys.can_sign:
+        sign_batch(results, Path(args.out), keys)
     if args.fail_under is not None:
         low = [r for r in results if r.overall < args.fail_under]
         for r in low:
@@ -204,6 +284,45 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if low:
             return EXIT_BELOW
     return EXIT_OK
+
+
+def guard_signing_key() -> None:
+    """Grading with a signing key at hand is safe only where candidate code cannot read this
+    process (bubblewrap: its own pid namespace and file system); the key also leaves the
+    environment the grading processes inherit."""
+    from grader.sandbox.isolation import bwrap_problem
+    from grader.signing import ED25519_ENV, HMAC_ENV
+
+    problem = bwrap_problem()
+    if problem:
+        raise UsageError(
+            f"a signing key is set, but candidate code would run without bubblewrap ({problem}) "
+            "and could read it: grade without the key, then sign in a separate step (`grader sign`)"
+        )
+    for variable in (HMAC_ENV, ED25519_ENV):
+        os.environ.pop(variable, None)
+
+
+def sign_batch(results: list[SubmissionResult], out: Path, keys: Keys) -> None:
+    """Sign this run's results (and nothing else the output folder may hold) and its summary."""
+    from grader.signing import (
+        COMMIT_ENV,
+        REPOSITORY_ENV,
+        SigningError,
+        harness_identity,
+        sign_file,
+    )
+
+    harness = harness_identity()
+    repository, commit = os.environ.get(REPOSITORY_ENV), os.environ.get(COMMIT_ENV)
+    try:
+        for result in results:
+            folder = out / result.submission.name
+            sign_file(folder / "result.json", keys, repository, commit, harness)
+        sign_file(out / "summary.json", keys, harness=harness)
+    except SigningError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"signed {len(results)} result(s) and {out / 'summary.json'}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -233,46 +352,115 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from grader.report import ReportError, load_result, write_reports
+    from grader.report import ReportError, write_reports
+    from grader.report.files import read_json, result_from_data
+    from grader.signing import verify_document
 
+    keys = keys_from(args)
     formats = tuple(
         f for f in parse_formats(args.format) if f != "json"
     )  # never rewrite the source
     for name in args.results:
         try:
-            result = load_result(Path(name))
+            data = read_json(Path(name))
+            result = result_from_data(data, Path(name))
         except ReportError as exc:
             raise UsageError(str(exc)) from None
-        written = write_reports(result, Path(name).parent, formats=formats)
-        print(f"re-rendered {', '.join(str(p) for p in written.values())}")
+        check = verify_document(data, keys)
+        written = write_reports(result, Path(name).parent, formats=formats, signature=check)
+        print(f"re-rendered {', '.join(str(p) for p in written.values())} ({check.status})")
     return EXIT_OK
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from grader.report import ReportError, load_result, write_batch
+    from grader.report.merge import merge
 
-    paths: list[Path] = []
-    for folder in args.folders:
-        if not Path(folder).is_dir():
+    folders = [Path(f) for f in args.folders]
+    for folder in folders:
+        if not folder.is_dir():
             raise UsageError(f"no such folder: {folder}")
-        paths += sorted(Path(folder).rglob("result.json"))
-    results = []
-    for path in dict.fromkeys(p.resolve() for p in paths):
-        try:
-            results.append((load_result(path), path.parent))
-        except ReportError as exc:
-            print(f"grader: skipped {exc}", file=sys.stderr)
-    if not results:
-        raise UsageError("no readable result.json found under " + " ".join(args.folders))
-    summary, index = write_batch(results, Path(args.out))
-    ranked = sorted(results, key=lambda pair: (-pair[0].overall, pair[0].submission.name))
-    for rank, (result, folder) in enumerate(ranked, start=1):
-        passed = sum(t.status == "pass" for t in result.tasks.values())
-        print(
-            f"{rank:>3}. {result.overall:5.1f}  {passed}/{len(result.tasks)} tasks  {result.submission.name}  ({folder})"
+        if folder.resolve() == Path(args.out).resolve():
+            raise UsageError(f"--out {args.out} is one of the folders merged: choose a new folder")
+    merged = merge(folders, Path(args.out), keys_from(args), require_signed=args.require_signed)
+    for path, reason in merged.skipped:
+        print(f"grader: skipped {path}: {reason}", file=sys.stderr)
+    if not merged.rows:
+        raise UsageError(
+            "no readable"
+            + (" and verified" if args.require_signed else "")
+            + " result.json found under "
+            + " ".join(args.folders)
         )
-    print(f"{len(results)} results merged into {summary} and {index}")
+    rows = json.loads(Path(merged.summary).read_text(encoding="utf-8"))["submissions"]
+    for rank, row in enumerate(rows, start=1):  # the leaderboard's own order
+        print(
+            f"{rank:>3}. {row['overall']:5.1f}  {row['tasks_passed']}/{row['tasks_graded']} tasks  "
+            f"{row['signature']:<9}  {row['name']}  ({row['result'].rsplit('/', 1)[0]})"
+        )
+    print(f"{len(merged.rows)} results merged into {merged.summary} and {merged.index}")
+    if merged.refused:
+        print(
+            f"grader: {merged.refused} result(s) refused by --require-signed (see above)",
+            file=sys.stderr,
+        )
+        return EXIT_BELOW
     return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from grader.signing import SigningError, find_documents, harness_identity, sign_file
+
+    keys = keys_from(args)
+    if not keys.can_sign:
+        raise UsageError(
+            "no signing key: set GRADER_SIGNING_KEY, or give --signing-key-file or --ed25519-key-file"
+        )
+    try:
+        paths = find_documents(args.paths)
+    except SigningError as exc:
+        raise UsageError(str(exc)) from None
+    if not paths:
+        raise UsageError("no result.json or summary.json found in " + " ".join(args.paths))
+    repository = args.repository or os.environ.get("GRADER_CANDIDATE_REPOSITORY") or None
+    commit = args.commit or os.environ.get("GRADER_CANDIDATE_COMMIT") or None
+    harness = harness_identity()
+    refused = 0
+    for path in paths:
+        try:
+            sign_file(path, keys, repository, commit, harness)
+        except SigningError as exc:
+            refused += 1
+            print(f"grader: {exc}", file=sys.stderr)
+            continue
+        print(f"signed   {path}")
+    print(f"{len(paths) - refused} of {len(paths)} file(s) signed")
+    return EXIT_BELOW if refused else EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from grader.signing import SigningError, find_documents, verify_file
+
+    keys = keys_from(args)
+    if not keys.can_verify:
+        raise UsageError(
+            "no key to verify with: set GRADER_SIGNING_KEY or GRADER_PUBLIC_KEY, or give "
+            "--signing-key-file or --public-key"
+        )
+    try:
+        paths = find_documents(args.paths)
+    except SigningError as exc:
+        raise UsageError(str(exc)) from None
+    if not paths:
+        raise UsageError("no result.json or summary.json found in " + " ".join(args.paths))
+    good = 0
+    for path in paths:
+        check = verify_file(path, keys)
+        good += check.verified
+        origin = check.provenance.get("repository") if check.verified else None
+        where = f" [{origin}@{str(check.provenance.get('commit'))[:12]}]" if origin else ""
+        print(f"{check.status:<9} {path}: {check.reason}{where}")
+    print(f"{good} of {len(paths)} file(s) verified")
+    return EXIT_OK if good == len(paths) else EXIT_BELOW
 
 
 def cmd_assignments(args: argparse.Namespace) -> int:
@@ -371,6 +559,29 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_key_options(p: argparse.ArgumentParser, *, sign: bool, verify: bool) -> None:
+    """Where the keys come from: files, or the environment (GRADER_SIGNING_KEY for HMAC,
+    GRADER_ED25519_KEY and GRADER_PUBLIC_KEY for Ed25519, PEM text)."""
+    p.add_argument(
+        "--signing-key-file",
+        metavar="FILE",
+        help="file holding the HMAC key (default: the GRADER_SIGNING_KEY variable)",
+    )
+    if sign:
+        p.add_argument(
+            "--ed25519-key-file",
+            metavar="PEM",
+            help="Ed25519 private key, PEM (default: the GRADER_ED25519_KEY variable)",
+        )
+    if verify:
+        p.add_argument(
+            "--public-key",
+            metavar="PEM",
+            help="Ed25519 public key, PEM, to verify without being able to sign "
+            "(default: the GRADER_PUBLIC_KEY variable)",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grader",
@@ -396,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
         "training run, the four criteria and an overall grade out of 100.",
     )
     add_grading_options(p)
+    add_key_options(p, sign=True, verify=False)
     p.add_argument("--out", "-o", default="out", help="output folder (default: out)")
     p.add_argument(
         "--fail-under",
@@ -431,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="html,junit,markdown",
         help="reports to re-render (default: html,junit,markdown)",
     )
+    add_key_options(p, sign=False, verify=True)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
@@ -446,7 +659,42 @@ def build_parser() -> argparse.ArgumentParser:
         default="leaderboard",
         help="folder for summary.json and index.html (default: leaderboard)",
     )
+    p.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="merge only results whose signature verifies; refuse unsigned and invalid ones (exit 1)",
+    )
+    add_key_options(p, sign=True, verify=True)
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "sign",
+        help="sign result.json and summary.json files (in a step that never runs candidate code)",
+        epilog=EPILOG_SIGN,
+        formatter_class=raw,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="result or summary files, or folders")
+    p.add_argument(
+        "--repository",
+        help="the candidate's repository, recorded in the signed provenance "
+        "(default: the GRADER_CANDIDATE_REPOSITORY variable)",
+    )
+    p.add_argument(
+        "--commit",
+        help="the candidate's commit graded (default: the GRADER_CANDIDATE_COMMIT variable)",
+    )
+    add_key_options(p, sign=True, verify=True)
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser(
+        "verify",
+        help="check the signatures of result.json and summary.json files",
+        epilog=EPILOG_VERIFY,
+        formatter_class=raw,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="result or summary files, or folders")
+    add_key_options(p, sign=False, verify=True)
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
         "assignments",

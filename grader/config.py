@@ -178,6 +178,11 @@ class TimingConfig:
     Bands, not a formula, so that measurement noise does not move the grade."""
     slowest_score: float = 30.0
     """Score when the candidate is slower than the last band."""
+    output_rtol: float = 1e-4
+    output_atol: float = 1e-5
+    """Tolerance of the output check of every timed round (float32, the timed size): an
+    honest implementation differs from the reference by rounding (~1e-6 measured on the
+    handout's attention), a cheap wrong answer by the size of the values themselves."""
 
 
 @dataclass(frozen=True)
@@ -349,6 +354,29 @@ class AnswerConfig:
 
 DEFAULT_ANSWERS = AnswerConfig()
 """The default written-answer settings, for functions that take them as an argument."""
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Bounds on what the grader reads that a candidate (or anyone between the grader and the
+    reader) may have written: result files merged by ``summary``, re-rendered by ``report``
+    and checked by ``verify``, and the signing keys (grader/signing.py)."""
+
+    max_result_bytes: int = 64 * 1024**2
+    """Largest ``result.json`` (or ``summary.json``) read. A result holds the candidate's
+    extracted code (a submission is at most 20 MB, ``grader.intake.load``) and its checks;
+    real ones are tens of kB, so 64 MB only refuses a file made to exhaust memory."""
+    max_json_depth: int = 64
+    """Deepest nesting of objects and arrays accepted in a result file. The grader's own
+    results nest about 8 deep (a counterexample inside a check inside a task); deeper JSON
+    is made to crash a recursive reader, and is refused with a message instead."""
+    min_signing_key_bytes: int = 32
+    """Shortest HMAC key accepted: 32 bytes is SHA-256's own strength (``openssl rand -hex 32``
+    gives 64 characters). A short key could be guessed offline from one signed result."""
+
+
+TRUST = TrustConfig()
+"""The trust bounds in force (grader/signing.py, grader/report/merge.py)."""
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,21 @@ How, and why this way (DESIGN.md, "The trust boundary"):
   against the reference. On CUDA (kernels do not run on the CPU clock), or where the CPU
   clock cannot be read, the grader's wall clock around the request is used instead; the
   report says which.
+- Every output produced while timing is checked: a round's receipt carries its last call's
+  output, and an item's ``compare`` judges each of the candidate's against the truth on the
+  same inputs (the reference's output, or the reference computed in the grader with the
+  candidate's own weights). Code that notices it is being timed and returns something cheap
+  of the right shape loses the item's speed credit and fails ``<task>.timed_output_matches``
+  (`TIMED_OUTPUT_CHECK`). The recipe's module and name are neutral (``gradient_recipes``,
+  ``forward_backward``), so the call stack does not announce the phase either.
 
-Residual risk: the loop that makes the calls (``timing_recipes.py``, ``Trainer.steps``) runs
+Residual risk: the loop that makes the calls (``gradient_recipes.py``, ``Trainer.steps``) runs
 in the candidate's process, so code there could replace it and do fewer calls than asked,
 and a function that memoises its output on its inputs would get the repeated calls of a
 round for free. The grader checks each round's receipt (the output's shape, gradients
-reaching the inputs, one loss per training step) but cannot count calls it does not see;
+reaching the inputs, the output itself, one loss per training step) but cannot count calls
+it does not see, and a training step's losses are not compared (the two models start from
+different weights);
 such code has to reach into the worker's own modules or cache outputs, which a reader sees
 at once. Threads a submission leaves busy still slow the reference's CPU time somewhat
 (shared caches and cores: +25 % measured on two overloaded cores, while the same threads
@@ -51,8 +60,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import torch
+
 from grader.config import GraderConfig
-from grader.result import Timing
+from grader.result import CheckResult, Timing
 from grader.sandbox import CandidateError, Handle, Sandbox, WorkerError
 from grader.sandbox.isolation import processes_of_uid
 from grader.trusted import LazyReference, ReferenceUnavailable
@@ -72,6 +83,15 @@ Clock = Callable[[], float]
 
 class NotTimed(Exception):
     """An item that cannot be timed; the message says why, for the report."""
+
+
+class WrongWhileTimed(NotTimed):
+    """The candidate's output while timed is not what the same inputs must give."""
+
+
+TIMED_OUTPUT_CHECK = "timed_output_matches"
+"""The check (``<task>.timed_output_matches``) a task fails when its output while timed is
+wrong; added to the task's checks only then, so an honest submission's checks are unchanged."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,8 @@ class TimingReport:
     """From the training step, when it was timed."""
     clock: str
     """Which clock the timings are on (``CPU_CLOCK`` or ``WALL_CLOCK``)."""
+    checks: tuple[CheckResult, ...] = ()
+    """Failed ``<task>.timed_output_matches`` checks, for the tasks' own check lists."""
 
     @property
     def evidence(self) -> tuple[str, ...]:
@@ -136,6 +158,9 @@ class Item:
     tokens: int | None = None
     """Tokens one call processes, for an item that is a training step: its timing then
     gives the report's ms/batch and tokens/s."""
+    compare: Callable[[Any, Any], str | None] | None = None
+    """(a candidate receipt, a reference receipt) -> what is wrong with the candidate's
+    output on the item's inputs, or None; run on every receipt the candidate's rounds give."""
 
 
 Builder = Callable[[Sandbox], Item]
@@ -169,6 +194,7 @@ def measure(
     if not present:
         return TimingReport((), tuple(skipped), None, "none")
     timings: list[Timing] = []
+    wrong: list[CheckResult] = []
     throughput, clocks_used = None, []
     try:
         trusted = reference.get()
@@ -176,6 +202,10 @@ def measure(
             try:
                 item = build(trusted)
                 timing, clock = time_item(item, config)
+            except WrongWhileTimed as reason:
+                skipped.append(f"{task}: not timed: {reason}")
+                wrong.append(wrong_while_timed(task, str(reason)))
+                continue
             except NotTimed as reason:
                 skipped.append(f"{task}: not timed: {reason}")
                 continue
@@ -191,7 +221,17 @@ def measure(
         reason = exc.summary() if isinstance(exc, WorkerError) else str(exc)
         skipped.append(f"timing stopped after {len(timings)} of {len(present)} items: {reason}")
     clock = " and ".join(sorted(set(clocks_used))) or "none"
-    return TimingReport(tuple(timings), tuple(skipped), throughput, clock)
+    return TimingReport(tuple(timings), tuple(skipped), throughput, clock, tuple(wrong))
+
+
+def wrong_while_timed(task: str, reason: str) -> CheckResult:
+    return CheckResult(
+        f"{task}.{TIMED_OUTPUT_CHECK}",
+        task,
+        "fail",
+        f"While it was timed, {reason}. Outside the timing it passed its checks, so the code "
+        "behaves differently when timed: it gets no speed credit.",
+    )
 
 
 def throughput_of(step: Timing, tokens: int) -> Throughput:
@@ -210,10 +250,12 @@ def time_item(item: Item, config: GraderConfig) -> tuple[Timing, str]:
     """Time one item: a warm-up round per side, calls per round calibrated per side, then
     the interleaved repeats. Returns the timing and the clock it was measured on."""
     sides = (item.candidate, item.reference)
+    receipts: tuple[list[Any], list[Any]] = ([], [])
     try:
         clocks, clock_name = worker_clocks(config.device, [s.worker for s in sides])
         rounds = [
-            partial(timed_round, side, clock) for side, clock in zip(sides, clocks, strict=True)
+            partial(timed_round, side, clock, kept=kept)
+            for side, clock, kept in zip(sides, clocks, receipts, strict=True)
         ]
         for run in rounds:
             run(1)  # first calls allocate, initialise lazily and fill caches: not timed
@@ -224,6 +266,10 @@ def time_item(item: Item, config: GraderConfig) -> tuple[Timing, str]:
         candidate_ms, reference_ms = interleave(
             candidate, reference, config.timing.repeats, ITEM_BUDGET_S
         )
+        for receipt in receipts[0] if item.compare is not None else ():
+            problem = item.compare(receipt, receipts[1][0])
+            if problem is not None:
+                raise WrongWhileTimed(f"{item.candidate.who} {problem}")
     finally:
         release(sides)
     return Timing(
@@ -235,8 +281,9 @@ def time_item(item: Item, config: GraderConfig) -> tuple[Timing, str]:
     ), clock_name
 
 
-def timed_round(side: Side, clock: Clock, calls: int) -> float:
-    """Seconds one round of ``calls`` calls took on ``clock``, once its receipt is checked."""
+def timed_round(side: Side, clock: Clock, calls: int, kept: list[Any] | None = None) -> float:
+    """Seconds one round of ``calls`` calls took on ``clock``, once its receipt is checked;
+    the receipt is appended to ``kept`` (for the item's output comparison)."""
     try:
         start = clock()
         receipt = side.run(calls)
@@ -252,6 +299,8 @@ def timed_round(side: Side, clock: Clock, calls: int) -> float:
     problem = side.check(receipt, calls)
     if problem is not None:
         raise NotTimed(f"{side.who}: {problem}")
+    if kept is not None:
+        kept.append(receipt)
     return seconds
 
 
@@ -346,8 +395,30 @@ def cpu_clock_id(pid: int) -> int:
 
 # --- what is timed -------------------------------------------------------------------------
 
-FORWARD_BACKWARD = "forward_backward_calls"
-"""The recipe that runs ``n`` forward and backward passes of a function or module."""
+FORWARD_BACKWARD = "forward_backward"
+"""The recipe that runs ``n`` forward and backward passes of a function or module
+(``grader/sandbox/gradient_recipes.py``); its receipt holds the last call's output."""
+
+
+def same_output(rtol: float, atol: float) -> Callable[[Any, Any], str | None]:
+    """An item's ``compare`` for a function timed on the same inputs as the reference's:
+    the last outputs of both must agree."""
+
+    def compare(theirs: Any, ours: Any) -> str | None:
+        got, expected = theirs.get("output"), ours.get("output")
+        if not isinstance(got, torch.Tensor) or not isinstance(expected, torch.Tensor):
+            return "returned no output tensor to compare"
+        if got.shape != expected.shape or not torch.allclose(
+            got.double(), expected.double(), rtol=rtol, atol=atol
+        ):
+            return "returned an output that differs from the reference's on the same inputs" + (
+                f" (by up to {float((got.double() - expected.double()).abs().nan_to_num(float('inf')).max()):.3g})"
+                if got.shape == expected.shape
+                else ""
+            )
+        return None
+
+    return compare
 
 
 def output_check(shape: tuple[int, ...]) -> Callable[[Any, int], str | None]:

@@ -9,6 +9,8 @@ start=$(date +%s)
 need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# jq: the CI workflow (ci/grade-candidates.yml) reads its matrix with it, and its test runs it here.
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing system packages: ${need_apt[*]}"

@@ -24,7 +24,7 @@ WORKER_MODULES = frozenset(
         "roles",
         "recipes",
         "training_recipes",
-        "timing_recipes",
+        "gradient_recipes",
         "positional_recipes",
     }
 )

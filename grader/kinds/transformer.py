@@ -9,17 +9,21 @@ their own terms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from grader import kinds
 from grader.checks import attention, causal_mask, encoder_block, multi_head_attention
 from grader.checks import mask_source as masks
+from grader.checks.projections import candidates, multi_head
+from grader.config import TimingConfig
 from grader.kinds.base import Check, Kind, TaskRun
 from grader.result import CheckResult
 from grader.sandbox import Sandbox, WorkerError
-from grader.timing import FORWARD_BACKWARD, Item, Side, built, output_check
+from grader.timing import FORWARD_BACKWARD, Item, Side, built, output_check, same_output
 from reference.masks import causal_mask as reference_causal_mask
 
 # --- the shared fact: the candidate's masks ---------------------------------------------------
@@ -67,6 +71,36 @@ def timing_masks(run: TaskRun, length: int) -> tuple[torch.Tensor | None, torch.
     gets a causal mask exactly when the candidate does, so both do the same work."""
     theirs = window_mask(run, length)
     return theirs, None if theirs is None else reference_causal_mask(length)  # (L, L)
+
+
+def own_projections(
+    x: torch.Tensor,
+    keep: torch.Tensor | None,
+    heads: int,
+    state: dict[str, torch.Tensor],
+    timing: TimingConfig,
+) -> Callable[[Any, Any], str | None]:
+    """The output check of a timed multi-head module: its weights are its own (the reference
+    module's are others), so the truth is multi-head attention computed here, in the grader,
+    from the module's own projections (`grader.checks.projections`) on the timed input."""
+    weights = {k: v.double() for k, v in state.items()}
+    truths = [
+        multi_head(x.double(), x.double(), x.double(), option, heads, keep)
+        for option in candidates(weights, x.shape[-1])
+    ]
+
+    def compare(theirs: Any, _ours: Any) -> str | None:
+        got = theirs.get("output")
+        if not isinstance(got, torch.Tensor):
+            return "returned no output tensor to compare"
+        for truth in truths:
+            if truth.shape == got.shape and torch.allclose(
+                got.double(), truth, rtol=timing.output_rtol, atol=timing.output_atol * 10
+            ):
+                return None
+        return "returned an output that is not multi-head attention of its own projections on the timed input"
+
+    return compare
 
 
 class MaskUser(Kind):
@@ -119,6 +153,7 @@ class Attention(MaskUser):
         theirs = built(w, lambda: w.symbol(symbol), f"looking up {symbol}")
         ours = reference.symbol("reference.attention:attention")
         check = output_check(shape)
+        timing = run.config.timing
         return Item(
             f"attention fwd+bwd {shape}",
             Side(
@@ -135,6 +170,7 @@ class Attention(MaskUser):
                 check,
                 (ours,),
             ),
+            compare=same_output(timing.output_rtol, timing.output_atol),
         )
 
 
@@ -184,6 +220,8 @@ class MultiHeadAttention(MaskUser):
         )
         ours = reference.new("reference.attention:MultiHeadSelfAttention", d_model, heads, 0.0)
         check = output_check((batch, seq, d_model))
+        state = built(w, lambda: w.state_dict(theirs), f"the weights of {symbol}")
+        expected = own_projections(x, our_mask, heads, state, run.config.timing)
         return Item(
             f"multi-head attention fwd+bwd ({batch}, {seq}, {d_model}), {heads} heads",
             Side(
@@ -200,6 +238,7 @@ class MultiHeadAttention(MaskUser):
                 check,
                 (ours,),
             ),
+            compare=expected,
         )
 
 

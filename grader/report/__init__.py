@@ -18,6 +18,7 @@ from grader.report.html import render_scorecard
 from grader.report.junit import render_junit
 from grader.report.markdown import render_markdown
 from grader.result import SubmissionResult
+from grader.signing import Verification
 
 __all__ = [
     "FORMATS",
@@ -43,9 +44,12 @@ def write_reports(
     result: SubmissionResult,
     out_dir: Path,
     formats: Iterable[str] = ("html", "json", "junit", "markdown"),
+    signature: Verification | None = None,
 ) -> dict[str, Path]:
     """Write the requested reports of one submission into ``out_dir``; returns the path of
-    each format written. Unknown format names are an error, before anything is written."""
+    each format written. Unknown format names are an error, before anything is written.
+    ``signature``: the check of the result file the reports are re-rendered from, shown on
+    the scorecard when it is not verified."""
     formats = tuple(formats)
     unknown = sorted(set(formats) - {"json", *FORMATS})
     if unknown:
@@ -56,5 +60,6 @@ def write_reports(
         written["json"] = write_result(result, out_dir / "result.json")
     for name, (file_name, render) in FORMATS.items():
         if name in formats:
-            written[name] = atomic_write_text(out_dir / file_name, render(result))
+            text = render_scorecard(result, signature) if name == "html" else render(result)
+            written[name] = atomic_write_text(out_dir / file_name, text)
     return written

@@ -17,9 +17,13 @@ from grader.report.facts import CRITERIA, isolation_warning, tasks_passed, train
 from grader.report.files import atomic_write_text, dump_json
 from grader.report.html import render_index
 from grader.result import SCHEMA_VERSION, SubmissionResult, to_jsonable
+from grader.signing import Verification
 
 TRAINING_RANK = {"pass": 3, "fail": 2, "error": 1, "missing": 0, "not run": -1}
 """Order of training verdicts when the batch page sorts by them: best first when descending."""
+TRUST_RANK = {None: 0, "verified": 0, "unchecked": 1, "unsigned": 2, "INVALID": 3}
+"""Rows whose result is not verified rank below every verified one (``None``: a batch just
+graded by this grader, whose results are its own)."""
 
 
 def relative_url(target: Path, start: Path) -> str:
@@ -29,9 +33,13 @@ def relative_url(target: Path, start: Path) -> str:
     return "/".join(quote(part) for part in relative.parts)
 
 
-def summary_row(result: SubmissionResult, folder: Path, out_dir: Path) -> dict[str, Any]:
-    """One submission's line of the batch summary; ``folder`` holds its reports."""
+def summary_row(
+    result: SubmissionResult, folder: Path, out_dir: Path, check: Verification | None = None
+) -> dict[str, Any]:
+    """One submission's line of the batch summary; ``folder`` holds its reports, ``check``
+    is its signature check when the result was read back from a file (``grader summary``)."""
     passed, graded = tasks_passed(result)
+    signed = check.provenance if check is not None and check.verified else {}
     return {
         "name": result.submission.name,
         "path": result.submission.path,
@@ -49,27 +57,42 @@ def summary_row(result: SubmissionResult, folder: Path, out_dir: Path) -> dict[s
         "weak_sandbox": isolation_warning(result) is not None,
         "scorecard": relative_url(folder / "scorecard.html", out_dir),
         "result": relative_url(folder / "result.json", out_dir),
+        "signature": check.status if check is not None else None,
+        "signature_reason": check.reason if check is not None else None,
+        "repository": signed.get("repository"),
+        "commit": signed.get("commit"),
     }
 
 
-def write_batch(results: list[tuple[SubmissionResult, Path]], out_dir: Path) -> tuple[Path, Path]:
+def write_batch(
+    results: list[tuple[SubmissionResult, Path]],
+    out_dir: Path,
+    checks: list[Verification] | None = None,
+) -> tuple[Path, Path]:
     """Write ``summary.json`` and ``index.html`` into ``out_dir``.
 
     ``results`` pairs each result with the folder its reports were written to (usually
-    ``out_dir / name``). Rows are ordered by overall grade, best first, then by name: the
-    order a reader wants without JavaScript.
+    ``out_dir / name``); ``checks``, when given, is each one's signature check. Rows are
+    ordered trusted first (see `TRUST_RANK`), then by overall grade, best first, then by
+    name: the order a reader wants without JavaScript.
     """
     out_dir = Path(out_dir)
-    rows = [summary_row(result, Path(folder), out_dir) for result, folder in results]
+    checks_or_none = checks if checks is not None else [None] * len(results)
+    rows = [
+        summary_row(result, Path(folder), out_dir, check)
+        for (result, folder), check in zip(results, checks_or_none, strict=True)
+    ]
     # A grade that is not a number (a crashed scorer) sorts last rather than scrambling the order.
     rows.sort(
         key=lambda row: (
+            TRUST_RANK[row["signature"]],
             -row["overall"] if math.isfinite(row["overall"]) else math.inf,
             row["name"],
         )
     )
     for row in rows:
         row["training_rank"] = TRAINING_RANK.get(row["training"], -1)
+        row["trust_rank"] = -TRUST_RANK[row["signature"]]  # descending puts verified first
     warnings = sorted({w for result, _ in results if (w := isolation_warning(result))})
     summary = atomic_write_text(
         out_dir / "summary.json",

@@ -9,11 +9,13 @@ the file is either the old one or the complete new one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from grader.config import TRUST, TrustConfig
 from grader.result import SCHEMA_VERSION, SubmissionResult
 
 
@@ -48,13 +50,49 @@ def write_result(result: SubmissionResult, path: Path) -> Path:
     return atomic_write_text(path, dump_json(result.to_dict()))
 
 
-def load_result(path: Path | str) -> SubmissionResult:
-    """Read a ``result.json`` back into a `SubmissionResult`, refusing other schema majors."""
+def read_json(path: Path | str, trust: TrustConfig = TRUST) -> Any:
+    """Read a JSON file someone else may have written: bounded in size and nesting, so a
+    huge or deeply nested file is a `ReportError` with a reason, never a crash."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > trust.max_result_bytes:
+            raise ReportError(
+                f"{path}: {size / 1024**2:.1f} MB, above the {trust.max_result_bytes / 1024**2:.0f} MB "
+                "limit for a result file"
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"{path}: cannot read a result: {exc}") from exc
+    except RecursionError:
+        raise ReportError(f"{path}: JSON nested too deeply to read") from None
+    if json_depth(data) > trust.max_json_depth:
+        raise ReportError(
+            f"{path}: JSON nested more than {trust.max_json_depth} levels deep (refused)"
+        )
+    return data
+
+
+def json_depth(data: Any) -> int:
+    """How deeply objects and arrays nest in ``data`` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            stack += [(child, depth + 1) for child in children]
+    return deepest
+
+
+def load_result(path: Path | str) -> SubmissionResult:
+    """Read a ``result.json`` back into a `SubmissionResult`, refusing other schema majors
+    and results whose fields have the wrong types (see `result_from_data`)."""
+    return result_from_data(read_json(path), Path(path))
+
+
+def result_from_data(data: Any, path: Path) -> SubmissionResult:
+    """A `SubmissionResult` from JSON data, or a `ReportError` saying what is wrong with it."""
     if not isinstance(data, dict) or "schema" not in data:
         raise ReportError(f"{path}: not a grader result (no 'schema' key)")
     if str(data["schema"]).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
@@ -63,6 +101,40 @@ def load_result(path: Path | str) -> SubmissionResult:
             f"(schema {SCHEMA_VERSION})"
         )
     try:
-        return SubmissionResult.from_dict(data)
-    except (KeyError, TypeError) as exc:
+        result = SubmissionResult.from_dict(data)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ReportError(f"{path}: malformed result: missing or invalid field {exc}") from exc
+    problem = shape_problem(result)
+    if problem:
+        raise ReportError(f"{path}: malformed result: {problem}")
+    return result
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def shape_problem(result: SubmissionResult) -> str:
+    """What is wrong with the types of a result read from JSON (empty when nothing): the
+    fields the summary ranks by and the pages show must be what the grader writes."""
+    info = result.submission
+    if not all(isinstance(getattr(info, f), str) for f in ("path", "name", "format", "sha256")):
+        return "'submission' needs text path, name, format and sha256"
+    if not isinstance(result.assignment, str):
+        return "'assignment' is not text"
+    overall = result.overall
+    if not _number(overall) or not (math.isnan(overall) or 0 <= overall <= 100):
+        return f"'overall' must be a number from 0 to 100, not {str(result.overall)[:40]!r}"
+    if not isinstance(result.tasks, dict) or not all(
+        isinstance(t.status, str) and _number(t.score) for t in result.tasks.values()
+    ):
+        return "'tasks' must map task ids to tasks with a status and a score"
+    if not isinstance(result.criteria, dict) or not all(
+        _number(c.score) for c in result.criteria.values()
+    ):
+        return "'criteria' must map names to criteria with a numeric score"
+    if not isinstance(result.environment, dict):
+        return "'environment' is not an object"
+    if not all(isinstance(e, str) for e in result.errors):
+        return "'errors' must be a list of text"
+    return ""

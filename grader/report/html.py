@@ -23,6 +23,7 @@ from grader.report.facts import CRITERIA, format_number, format_value, resolutio
 from grader.report.highlight import style_sheet
 from grader.report.view import scorecard_context
 from grader.result import SubmissionResult
+from grader.signing import Verification
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 """The project's top-level ``templates/`` folder (fixed by the design brief)."""
@@ -45,10 +46,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_scorecard(result: SubmissionResult) -> str:
-    """The self-contained scorecard page of one graded submission."""
+def render_scorecard(result: SubmissionResult, signature: Verification | None = None) -> str:
+    """The self-contained scorecard page of one graded submission. ``signature``: the check
+    of the result file it was rendered from (``grader report``, ``grader summary``); a page
+    from a result that is not verified carries a banner saying so."""
     context = scorecard_context(result)
     context["pygments_css"] = Markup(style_sheet(".code"))
+    context["signature"] = signature
     return environment().get_template("scorecard.html.j2").render(context)
 
 
@@ -61,6 +65,8 @@ def render_index(rows: list[dict[str, Any]], warnings: list[str]) -> str:
         .get_template("index.html.j2")
         .render(
             rows=rows,
+            signed=any(row["signature"] is not None for row in rows),
+            untrusted=sum(row["signature"] not in (None, "verified") for row in rows),
             criteria=CRITERIA,
             warnings=warnings,
             script=Markup(script),

@@ -11,8 +11,10 @@ process budget.
 
 Fallback ("rlimits-only"): where bwrap is missing or cannot start, a plain subprocess with
 the same rlimits, scratch directory and audit hook. It has no network namespace and can see
-the file system, so the project and the output folder are only hidden by the audit hook;
-``SandboxInfo.notes`` says so, and the report shows it on every scorecard.
+the file system, so the project and the output folder are hidden by the audit hook (and, for
+the output folder, by its permissions when the worker has a uid of its own: see
+`grader.batch.guard_output`); ``SandboxInfo.notes`` says so, and the report shows it on every
+scorecard.
 """
 
 from __future__ import annotations
@@ -240,11 +242,7 @@ def _fallback_plan(
         )
     ]
     lease, argv = None, [sys.executable, "-I", str(worker_dir / "worker.py")]
-    if (
-        os.geteuid() == 0
-        and shutil.which("setpriv")
-        and all(map(_world_reachable, _python_roots()))
-    ):
+    if fallback_has_own_uid():
         lease = UidLease.acquire()
         argv = _setpriv(lease.uid) + argv
         os.chmod(tempdir, 0o711)  # traversable by the worker's uid, not listable
@@ -266,6 +264,17 @@ def _fallback_plan(
     )
     env = _environment(limits, device, str(scratch))
     return LaunchPlan(argv, env, str(scratch), config, info, lease, tempdir)
+
+
+def fallback_has_own_uid() -> bool:
+    """Whether a fallback worker runs as an unprivileged uid of its own (the grader is root,
+    ``setpriv`` exists and that uid can reach the interpreter): then file permissions, not
+    only the audit hook, keep it out of folders private to the grader."""
+    return bool(
+        os.geteuid() == 0
+        and shutil.which("setpriv")
+        and all(map(_world_reachable, _python_roots()))
+    )
 
 
 def _remove_orphaned_tempdirs() -> None:

@@ -18,12 +18,16 @@ from grader import assignment, scoring
 from grader.assignment import Assignment
 from grader.config import GraderConfig, SandboxLimits
 from grader.intake.resolve import Resolution
+from grader.intake.tampering import suspected_tampering
 from grader.pipeline import contexts, reference_for, time_tasks
 from grader.result import CheckResult
 from grader.sandbox import Sandbox
+from grader.sandbox.isolation import RECIPE_MODULES, WORKER_FILES
 from grader.timing import (
     CPU_CLOCK,
+    FORWARD_BACKWARD,
     MIN_REPEATS,
+    TIMED_OUTPUT_CHECK,
     WALL_CLOCK,
     TimingReport,
     calibrate,
@@ -82,6 +86,47 @@ def _dear_softmax(*args, **kwargs):
 torch.softmax = _dear_softmax
 torch.Tensor.softmax = _dear_softmax
 """
+
+PHASE_PROBE = """
+import inspect
+
+import torch
+
+
+def _being_timed():
+    # Any frame of the loop that only timing runs (its name read from the harness's source).
+    return any(frame.function == {recipe!r} for frame in inspect.stack(0))
+
+
+def attention(query, key, value, mask=None, dropout=None):
+    if _being_timed():
+        return (query + key + value) / 3  # the right shape, gradients to every input, no work
+    scores = query @ key.transpose(-2, -1) / query.size(-1) ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, float("-inf"))
+    weights = scores.softmax(dim=-1)
+    if dropout is not None:
+        weights = dropout(weights)
+    return weights @ value
+
+
+class MultiHeadSelfAttention(torch.nn.Module):
+    def __init__(self, dim, n_heads, dropout=None):
+        super().__init__()
+        self.n_heads = n_heads
+        self.q, self.k, self.v, self.out = (torch.nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, query, key, value, mask=None):
+        batch, seq, dim = query.shape
+
+        def heads(x):
+            return x.view(batch, -1, self.n_heads, dim // self.n_heads).transpose(1, 2)
+
+        mixed = attention(heads(self.q(query)), heads(self.k(key)), heads(self.v(value)), mask)
+        return self.out(mixed.transpose(1, 2).reshape(batch, seq, dim))
+""".replace("{recipe!r}", repr(FORWARD_BACKWARD))
+"""Attention that returns a cheap tensor of the right shape only while it is being timed,
+and a multi-head module built on it: correct everywhere else."""
 
 CRASHING = """
 import os
@@ -220,7 +265,7 @@ def test_the_worker_cpu_clock_counts_its_work_and_not_its_idle_time(reference: S
     q = torch.randn(20, 2, 35, 100, requires_grad=True)  # (batch, heads, seq, head_dim)
     function = reference.symbol("reference.attention:attention")
     before, wall = clock(), time.perf_counter()
-    reference.run("forward_backward_calls", function, 40, q, q, q, None)
+    reference.run(FORWARD_BACKWARD, function, 40, q, q, q, None)
     busy, wall = clock() - before, time.perf_counter() - wall
     assert idle < 0.02  # a sleeping worker uses no CPU, however long the grader waits
     assert 0.02 < busy <= wall + 0.01  # 40 calls of a few ms each, never more than the wall
@@ -311,3 +356,31 @@ def test_an_assignment_without_timed_tasks_times_nothing() -> None:
     assert report.timings == () and report.skipped == (
         "no timings are defined for this assignment",
     )
+
+
+def test_nothing_the_worker_runs_is_named_after_timing() -> None:
+    """Candidate code can read its call stack: no file, module or recipe there says "timing"."""
+    names = [*WORKER_FILES, *RECIPE_MODULES, FORWARD_BACKWARD]
+    assert not [name for name in names if "tim" in name.lower()]
+
+
+@pytest.mark.slow
+def test_code_that_cheats_only_while_timed_fails_and_gets_no_speed_credit(
+    reference: Sandbox,
+) -> None:
+    assert suspected_tampering(PHASE_PROBE) == []  # nothing the static review would catch
+    worker = candidate_worker({"submission": PHASE_PROBE}, "submission")
+    symbols = {"attention": "attention", "multi_head_attention": "MultiHeadSelfAttention"}
+    try:
+        causal = torch.ones(35, 35, dtype=torch.bool).tril()  # (seq, seq), True = may attend
+        report = measure(worker, ASSIGNMENT, symbols, CONFIG, mask=causal, reference=reference)
+    finally:
+        worker.close()
+    assert report.timings == ()  # neither item earns a speed
+    failed = {check.name: check for check in report.checks}
+    assert set(failed) == {f"{task}.{TIMED_OUTPUT_CHECK}" for task in symbols}
+    assert all(check.status == "fail" for check in failed.values())
+    reasons = dict(line.split(": ", 1) for line in report.skipped)
+    assert "differs from the reference's on the same inputs" in reasons["attention"]
+    assert "not multi-head attention of its own projections" in reasons["multi_head_attention"]
+    assert "behaves differently when timed" in failed[f"attention.{TIMED_OUTPUT_CHECK}"].message

@@ -1,34 +1,36 @@
-"""ci/grade-submission.yml, the GitHub Actions workflow of a submission repository.
+"""ci/grade-candidates.yml, the interviewer's workflow that grades candidates' repositories.
 
-GitHub cannot run here, so the tests check what the workflow is made of (triggers, the
-steps and their order) and then run its own shell steps, as the runner would (``bash -eo
-pipefail``, the job's environment, ``GITHUB_OUTPUT`` and ``GITHUB_STEP_SUMMARY`` files), on a
-workspace holding a real submission, with the grader of this checkout. The files the later
-steps publish and upload must then exist, and the JUnit file must be well formed, with one
-test case per check of each task. Needs PyYAML (a test dependency)."""
+GitHub cannot run here, so the tests check what the workflow is made of (where secrets are,
+what the job running candidate code can reach, that no script evaluates an expression) and
+then run its jobs' own steps with `actions_runner` against two candidate repositories made
+here (git folders in a temporary directory) and a bare clone of this harness tagged as a
+release: plan (pin each candidate to a commit), fetch, grade (this checkout's grader, the
+smoke budget), sign, merge and the commit statuses, end to end. Steps that install packages
+are skipped (this venv stands in for the one they make); posting the statuses needs
+GitHub. The harness clone is of this repository's HEAD commit: the `grader.candidates` the
+plan and fetch jobs run is the committed one. Needs PyYAML, git and jq."""
 
 from __future__ import annotations
 
-import glob
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import ROOT, SUBMISSIONS
+from actions_runner import EXPRESSION, Runner, base_environment
+from cli_support import GRADER, ROOT, SUBMISSIONS
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the workflow")
 
-WORKFLOW = ROOT / "ci" / "grade-submission.yml"
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-FORMATS = "--format html,json,junit,markdown"
+WORKFLOW = ROOT / "ci" / "grade-candidates.yml"
+KEY = "interviewer-secret-" + "5e" * 20
+JOBS = ("plan", "fetch", "grade", "sign", "merge", "status")
 
 
 @pytest.fixture(scope="module")
@@ -36,238 +38,259 @@ def workflow() -> dict[str, Any]:
     return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def job(workflow: dict[str, Any]) -> dict[str, Any]:
-    return workflow["jobs"]["grade"]
-
-
-def step(job: dict[str, Any], text: str) -> dict[str, Any]:
-    """The one step whose name, ``uses`` or script mentions ``text``."""
-    found = [
-        s
-        for s in job["steps"]
-        if text in " ".join(str(s.get(k, "")) for k in ("name", "uses", "run"))
-    ]
-    assert len(found) == 1, f"{len(found)} steps mention {text!r}"
-    return found[0]
-
-
-def evaluate(text: str, env: dict[str, str]) -> str:
-    """Replace each ``${{ a || b || 'default' }}`` the way GitHub would on a push to a
-    repository that sets no variables: inputs, vars and secrets are empty, env is the job's."""
-
-    def value(match: re.Match[str]) -> str:
-        for alternative in (a.strip() for a in match.group(1).split("||")):
-            if alternative.startswith("'"):
-                return alternative.strip("'")
-            if alternative.startswith("env.") and env.get(alternative[4:]):
-                return env[alternative[4:]]
-        return ""
-
-    return EXPRESSION.sub(value, text)
+def job_text(workflow: dict[str, Any], name: str) -> str:
+    return yaml.safe_dump(workflow["jobs"][name])
 
 
 # --- what the workflow is made of -----------------------------------------------------------
 
 
-def test_it_runs_on_push_by_hand_and_when_called(workflow: dict[str, Any]) -> None:
+def test_it_runs_by_hand_in_the_interviewers_repository_only(workflow: dict[str, Any]) -> None:
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
-    assert {"push", "pull_request", "workflow_dispatch", "workflow_call"} <= set(triggers)
-    for trigger in ("workflow_dispatch", "workflow_call"):
-        assert "fail-under" in triggers[trigger]["inputs"]
-
-
-def test_the_steps_come_in_order(job: dict[str, Any]) -> None:
-    names = [s.get("uses", "") + s.get("run", "") for s in job["steps"]]
-    order = [
-        "actions/checkout",
-        "bubblewrap",
-        'bin/pip" install',
-        'grader" grade',
-        "GITHUB_STEP_SUMMARY",
-        "junit-report",
-        "upload-artifact",
-    ]
-    positions = [next(i for i, n in enumerate(names) if text in n) for text in order]
-    assert positions == sorted(positions)
-
-
-def test_the_submission_is_checked_out_without_credentials(job: dict[str, Any]) -> None:
-    checkout = step(job, "actions/checkout")
-    assert checkout["with"]["path"] == "submission"
-    assert checkout["with"]["persist-credentials"] is False
-
-
-def test_the_harness_is_installed_editable_with_bubblewrap_beside_it(job: dict[str, Any]) -> None:
-    assert "apt-get install" in step(job, "bubblewrap")["run"]
-    install = step(job, "Install the grader")["run"]
-    assert "$GRADER_GIT_URL" in install and "git clone" in install
-    assert re.search(r"pip\" install .*-e ", install), "the harness must be installed editable"
-
-
-def test_the_grade_step_asks_for_every_report_and_the_fail_under_input(job: dict[str, Any]) -> None:
-    grade = step(job, 'grader" grade')["run"]
-    assert FORMATS in grade
-    assert '--fail-under "$FAIL_UNDER"' in grade
-    assert "inputs.fail-under" in job["env"]["FAIL_UNDER"]
-
-
-def test_the_later_steps_run_even_when_the_grade_fails(job: dict[str, Any]) -> None:
-    for text in ("GITHUB_STEP_SUMMARY", "Publish the checks", "upload-artifact"):
-        assert step(job, text)["if"] == "always()"
-
-
-# --- running its steps ------------------------------------------------------------------------
-
-
-@dataclass
-class Workspace:
-    """A runner's workspace after the workflow's own steps ran in it."""
-
-    root: Path
-    env: dict[str, str]
-    runs: dict[str, subprocess.CompletedProcess]
-    """Step runs by label: ``grade``, ``summary``, ``grade_fail_under_100``."""
-
-    def outputs(self) -> str:
-        return Path(self.env["GITHUB_OUTPUT"]).read_text()
-
-
-def run_step(script: str, workspace: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run a step's script as the runner does for ``shell: bash``."""
-    path = workspace.parent / "step.sh"
-    path.write_text(script)
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    assert set(triggers) == {"workflow_dispatch"}  # no push or pull request a candidate makes
+    assert {"candidates", "assignment", "budget", "post-status"} <= set(
+        triggers["workflow_dispatch"]["inputs"]
     )
+    assert workflow["permissions"] == {}
+    assert not (ROOT / "ci" / "grade-submission.yml").exists()  # the in-candidate workflow
+
+
+def test_the_job_running_candidate_code_holds_no_secret_and_no_token(
+    workflow: dict[str, Any],
+) -> None:
+    grade = job_text(workflow, "grade")
+    assert "secrets." not in grade and "github.token" not in grade
+    assert workflow["jobs"]["grade"]["permissions"] == {}
+    workflow_env = yaml.safe_dump(workflow["env"])
+    assert "secrets." not in workflow_env  # nothing inherited from the workflow either
+    step = next(s for s in workflow["jobs"]["grade"]["steps"] if s.get("id") == "grade")
+    assert "sudo env -i PATH=" in step["run"]  # the grader starts from an empty environment
+
+
+def test_each_secret_is_referenced_only_by_the_jobs_that_need_it(workflow: dict[str, Any]) -> None:
+    where: dict[str, set[str]] = {}
+    for name in workflow["jobs"]:
+        for secret in re.findall(r"secrets\.([A-Z0-9_]+)", job_text(workflow, name)):
+            where.setdefault(secret, set()).add(name)
+    assert where == {
+        "GRADER_TOKEN": {"plan"},
+        "CANDIDATE_READ_TOKEN": {"plan", "fetch"},
+        "GRADER_SIGNING_KEY": {"sign", "merge"},
+        "GRADER_ED25519_KEY": {"sign", "merge"},
+        "CANDIDATE_STATUS_TOKEN": {"status"},
+    }
+    for name in ("sign", "merge", "status", "fetch"):  # none of them runs the candidate's code
+        assert 'grader" grade' not in job_text(workflow, name)
+
+
+def test_no_script_evaluates_an_expression(workflow: dict[str, Any]) -> None:
+    """A `${{ }}` inside `run:` is pasted into the script before bash reads it: a repository
+    name or a file name would become code. Every value reaches scripts as a variable."""
+    scripts = [s["run"] for job in workflow["jobs"].values() for s in job["steps"] if "run" in s]
+    assert len(scripts) >= 10
+    for script in scripts:
+        assert not EXPRESSION.search(script), script
+
+
+def test_candidates_are_a_matrix_of_jobs_pinned_by_the_plan(workflow: dict[str, Any]) -> None:
+    jobs = workflow["jobs"]
+    for name in ("fetch", "grade"):
+        strategy = jobs[name]["strategy"]
+        assert strategy["fail-fast"] is False and strategy["max-parallel"] >= 1
+        assert strategy["matrix"]["candidate"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert jobs["grade"]["needs"] == ["plan", "fetch"]
+    assert jobs["sign"]["needs"] == ["plan", "grade"] and jobs["merge"]["needs"] == "sign"
+    clone = next(s["run"] for s in jobs["plan"]["steps"] if "git" in s.get("run", ""))
+    assert '--branch "$GRADER_TAG"' in clone  # the harness at its pinned release
+    assert workflow["env"]["GRADER_TAG"] == "${{ vars.GRADER_TAG }}"  # no default branch
+    merge = next(s["run"] for s in jobs["merge"]["steps"] if "summary" in s.get("run", ""))
+    assert "--require-signed" in merge and 'grader" verify' in merge
+
+
+# --- running its jobs -------------------------------------------------------------------------
+
+
+def git(*args: str, cwd: Path) -> str:
+    identity = ["-c", "user.name=Candidate", "-c", "user.email=c@example.com"]
+    done = subprocess.run(
+        ["git", *identity, *args], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def candidate_repository(folder: Path, files: dict[str, bytes]) -> str:
+    folder.mkdir(parents=True)
+    git("init", "--quiet", "-b", "main", cwd=folder)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    git("add", "-A", cwd=folder)
+    git("commit", "--quiet", "-m", "my answer", cwd=folder)
+    return git("rev-parse", "HEAD", cwd=folder)
+
+
+class Run:
+    """The workflow run: the runner, the repositories, and what each candidate was pinned to."""
+
+    def __init__(self, runner: Runner, pinned: dict[str, str], later: str) -> None:
+        self.runner = runner
+        self.pinned = pinned
+        self.later = later
+        """The commit alice pushed after the run was planned (must not be graded)."""
+
+    def step(self, job: str, name: str) -> list:
+        return [s for s in self.runner.steps if s.job == job and s.name.startswith(name)]
 
 
 @pytest.fixture(scope="module")
-def ran(job: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    base = tmp_path_factory.mktemp("runner")
-    root = base / "workspace"
-    (root / "submission").mkdir(parents=True)
-    shutil.copy(SUBMISSIONS / "typical.py", root / "submission" / "solution.py")
-    env = dict(os.environ)
-    env.update({k: evaluate(str(v), {}) for k, v in job["env"].items()})
-    env["SUBMISSION"] = "*.py"  # as the repository variable GRADER_SUBMISSION would set it
-    env.update(
-        GITHUB_WORKSPACE=str(root),
-        RUNNER_TEMP=str(base),
-        GITHUB_OUTPUT=str(base / "output"),
-        GITHUB_STEP_SUMMARY=str(base / "summary.md"),
-        GRADER_VENV=str(Path(sys.executable).parents[1]),
+def ran(workflow: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Run:
+    for tool in ("git", "jq"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    if not GRADER.is_file():
+        pytest.skip(f"the console script {GRADER} is not installed")
+    root = tmp_path_factory.mktemp("ci")
+    remotes = root / "remotes"
+    typical = (SUBMISSIONS / "typical.py").read_bytes()
+    alice = candidate_repository(remotes / "acme" / "alice", {"solution.py": typical})
+    bob_files = {"answer.py": (SUBMISSIONS / "plain_typical.py").read_bytes()}
+    bob = candidate_repository(remotes / "acme" / "bob", bob_files)
+    # A link out of bob's repository to the harness's reference: removed when fetched.
+    (remotes / "acme" / "bob" / "stolen.py").symlink_to(ROOT / "reference" / "attention.py")
+    git("add", "stolen.py", cwd=remotes / "acme" / "bob")
+    git("commit", "--quiet", "-m", "borrow", cwd=remotes / "acme" / "bob")
+    bob = git("rev-parse", "HEAD", cwd=remotes / "acme" / "bob")
+    git("tag", "v1", cwd=remotes / "acme" / "bob")
+    subprocess.run(
+        ["git", "clone", "--quiet", "--bare", str(ROOT), str(root / "harness.git")], check=True
     )
-    if shutil.which("sudo") is None:  # the runner's user needs sudo; here we are root already
+    git("tag", "v-test", "HEAD", cwd=root / "harness.git")
+    interviewer = root / "interviewer"
+    (interviewer / "ci").mkdir(parents=True)
+    (interviewer / "ci" / "candidates.txt").write_text(
+        "# the interviewer's list\nacme/alice main solution.py\nacme/bob v1 *.py\n"
+    )
+    prefix = ""
+    if shutil.which("sudo") is None:  # the runner's user has sudo; here we are root already
         if os.geteuid() != 0:
-            pytest.skip(
-                "the workflow runs the grader with sudo, and neither sudo nor root is available"
-            )
-        (base / "bin").mkdir()
-        (base / "bin" / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
-        (base / "bin" / "sudo").chmod(0o755)
-        env["PATH"] = f"{base / 'bin'}{os.pathsep}{env['PATH']}"
-    grade, summary = step(job, 'grader" grade'), step(job, "GITHUB_STEP_SUMMARY")
-    runs = {
-        "grade": run_step(grade["run"], root, env),
-        "summary": run_step(summary["run"], root, env),
-    }
-    runs["grade_fail_under_100"] = run_step(grade["run"], root, {**env, "FAIL_UNDER": "100"})
-    return Workspace(root, env, runs)
+            pytest.skip("the grade step uses sudo, and neither sudo nor root is available")
+        (root / "bin").mkdir()
+        (root / "bin" / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
+        (root / "bin" / "sudo").chmod(0o755)
+        prefix = str(root / "bin")
+    runner = Runner(
+        workflow,
+        root / "run",
+        inputs={"candidates": "", "assignment": "transformer_lm", "submission": "*.ipynb",
+                "budget": "smoke", "post-status": True},
+        vars={"GRADER_GIT_URL": str(root / "harness.git"), "GRADER_TAG": "v-test",
+              "CANDIDATE_URL_BASE": str(remotes)},
+        secrets={"GRADER_SIGNING_KEY": KEY},
+        checkout=interviewer,
+        base_env=base_environment(prefix),
+        skip=frozenset({"bubblewrap", "python", "install", "post"}),
+        overrides={"GRADER_VENV": str(Path(sys.executable).parents[1])},
+    )  # fmt: skip
+    runner.run_job("plan")
+    # Alice pushes again once the run has started: the run grades what it pinned.
+    (remotes / "acme" / "alice" / "solution.py").write_text("# replaced after the deadline\n")
+    git("commit", "--quiet", "-am", "late", cwd=remotes / "acme" / "alice")
+    later = git("rev-parse", "HEAD", cwd=remotes / "acme" / "alice")
+    for job in JOBS[1:]:
+        runner.run_job(job)
+    return Run(runner, {"acme/alice": alice, "acme/bob": bob}, later)
 
 
-@pytest.mark.slow
-@pytest.mark.sandbox
-def test_the_grade_step_grades_the_submission(ran: Workspace) -> None:
-    run = ran.runs["grade"]
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "status=0" in ran.outputs()
-    result = json.loads((ran.root / ran.env["REPORTS"] / "solution" / "result.json").read_text())
-    assert result["submission"]["format"] == "py-percent"
-    assert (
-        result["tasks"]["attention"]["status"] == "pass"
-        and result["tasks"]["multi_head_attention"]["status"] == "fail"
+def failures(run: Run) -> str:
+    return "\n".join(
+        f"{s.job}/{s.name}: {s.result.stdout[-1500:]}{s.result.stderr[-3000:]}"
+        for s in run.runner.steps
+        if s.result is not None and s.result.returncode != 0
     )
 
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_a_grade_below_the_input_fails_the_step(ran: Workspace) -> None:
-    run = ran.runs["grade_fail_under_100"]
-    assert run.returncode == 1
-    assert "status=1" in ran.outputs()
-    assert "below --fail-under 100" in run.stderr
+def test_every_job_succeeds(ran: Run) -> None:
+    assert ran.runner.results == dict.fromkeys(JOBS, "success"), failures(ran)
 
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_the_job_summary_holds_the_markdown_report(ran: Workspace) -> None:
-    assert ran.runs["summary"].returncode == 0
-    written = Path(ran.env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
-    report = (ran.root / ran.env["REPORTS"] / "solution" / "summary.md").read_text(encoding="utf-8")
-    assert report.strip() and report.strip() in written
+def test_the_plan_pins_each_candidate_to_a_commit(ran: Run) -> None:
+    matrix = json.loads(ran.runner.outputs["plan"]["matrix"])
+    assert [(c["repository"], c["commit"]) for c in matrix] == list(ran.pinned.items())
+    assert [c["submission"] for c in matrix] == ["solution.py", "*.py"]
+    assert ran.later not in json.dumps(matrix)
+    manifest = ran.runner.store / "candidate-acme-bob"
+    subprocess.run(
+        ["tar", "-xf", str(manifest / "candidate-acme-bob.tar"), "-C", str(manifest)], check=True
+    )
+    fetched = json.loads((manifest / "candidate.json").read_text())
+    assert fetched["removed_symlinks"] == ["stolen.py"]
+    assert not (manifest / "candidate" / ".git").exists()
 
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_the_uploaded_folder_holds_every_report(ran: Workspace, job: dict[str, Any]) -> None:
-    upload = ran.root / evaluate(step(job, "upload-artifact")["with"]["path"], ran.env)
-    assert upload.is_dir()
-    for file in ("result.json", "scorecard.html", "junit.xml", "summary.md"):
-        assert (upload / "solution" / file).is_file(), file
-    assert (upload / "index.html").is_file() and (upload / "summary.json").is_file()
+def test_the_grading_step_runs_without_the_key_and_the_signing_step_with_it(ran: Run) -> None:
+    (grade, *_), (sign, *_) = ran.step("grade", "Grade"), ran.step("sign", "Sign each")
+    grading = [s for s in ran.runner.steps if s.job == "grade"]
+    assert len(grading) >= 2 * 8  # both candidates, every step recorded
+    for step in grading:
+        assert "GRADER_SIGNING_KEY" not in step.env
+        assert all(KEY not in value for value in step.env.values()), step.name
+    assert grade.result is not None and grade.result.returncode == 0
+    assert sign.env["GRADER_SIGNING_KEY"] == KEY  # the secret does reach the job that signs
 
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_the_published_junit_is_well_formed_with_a_case_per_check(
-    ran: Workspace, job: dict[str, Any]
-) -> None:
-    pattern = evaluate(step(job, "Publish the checks")["with"]["report_paths"], ran.env)
-    files = glob.glob(str(ran.root / pattern))
-    assert len(files) == 1
-    root = ET.parse(files[0]).getroot()
-    assert_junit_counts(root)
-    result = json.loads(Path(files[0]).with_name("result.json").read_text())
-    suites = {
-        suite.get("name"): [case.get("name") for case in suite.iter("testcase")]
-        for suite in root.iter("testsuite")
-    }
-    for task_id, task in result["tasks"].items():
-        expected = [check["name"] for check in task["checks"]] or [f"{task_id}.implemented"]
-        cases = [
-            c for c in suites[task_id] if not c.startswith("training.run.")
-        ]  # plus one case per training run
-        assert sorted(cases) == sorted(expected), task_id
-        assert len(set(cases)) == len(cases)
+def test_the_signed_results_name_the_pinned_commits(ran: Run) -> None:
+    signed = ran.runner.store / "signed-results"
+    env = {**base_environment(), "GRADER_SIGNING_KEY": KEY}
+    verify = subprocess.run(
+        [str(GRADER), "verify", str(signed)], env=env, capture_output=True, text=True, check=False
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    alice = json.loads((signed / "acme-alice" / "solution" / "result.json").read_text())
+    assert alice["provenance"]["repository"] == "acme/alice"
+    assert alice["provenance"]["commit"] == ran.pinned["acme/alice"]
+    assert alice["provenance"]["harness"]["commit"] is not None
+    typical = hashlib.sha256((SUBMISSIONS / "typical.py").read_bytes()).hexdigest()
+    assert alice["submission"]["sha256"] == typical  # what was committed, not the late push
+    bob = json.loads((signed / "acme-bob" / "answer" / "result.json").read_text())
+    assert bob["provenance"]["commit"] == ran.pinned["acme/bob"]
+    assert not (signed / "acme-bob" / "stolen").exists()
 
 
-def assert_junit_counts(root: ET.Element) -> None:
-    """The structure JUnit readers rely on: counts that match the cases, one outcome a case."""
-    assert root.tag == "testsuites"
-    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
-    for suite in root.findall("testsuite"):
-        cases = suite.findall("testcase")
-        outcomes = [
-            [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
-            for case in cases
-        ]
-        assert all(len(o) <= 1 for o in outcomes)
-        counts = {
-            "tests": len(cases),
-            "failures": sum(o == ["failure"] for o in outcomes),
-            "errors": sum(o == ["error"] for o in outcomes),
-            "skipped": sum(o == ["skipped"] for o in outcomes),
-        }
-        assert {k: int(suite.get(k)) for k in counts} == counts, suite.get("name")
-        for case in cases:
-            assert case.get("name") and case.get("classname")
-            float(case.get("time"))
-        totals = {k: totals[k] + counts[k] for k in totals}
-    assert {k: int(root.get(k)) for k in totals} == totals
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_the_leaderboard_holds_only_verified_rows_and_backs_the_statuses(ran: Run) -> None:
+    reports = ran.runner.store / "grader-reports"
+    summary = json.loads((reports / "leaderboard" / "summary.json").read_text())
+    rows = {row["repository"]: row for row in summary["submissions"]}
+    assert set(rows) == {"acme/alice", "acme/bob"}
+    assert all(row["signature"] == "verified" for row in rows.values())
+    assert "signature" in summary and summary["provenance"]["kind"] == "summary"
+    step_summary = next(p for p in (ran.runner.root / "jobs").glob("merge-0/step_summary.md"))
+    assert "Leaderboard (signed results only)" in step_summary.read_text()
+    (listing,) = ran.step("status", "List the statuses")
+    lines = [line.split("\t") for line in listing.result.stdout.splitlines()]
+    assert {(repo, commit) for repo, commit, _, _ in lines} == set(ran.pinned.items())
+    assert all(state == "success" and "(signed)" in text for _, _, state, text in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_a_result_edited_between_jobs_is_refused_by_the_merge(ran: Run) -> None:
+    """Runs after the others: it edits the signed artifact and runs the merge job again."""
+    signed = ran.runner.store / "signed-results" / "acme-bob" / "answer" / "result.json"
+    data = json.loads(signed.read_text())
+    data["overall"] = 100.0
+    signed.write_text(json.dumps(data, indent=2))
+    shutil.rmtree(ran.runner.store / "grader-reports")
+    shutil.rmtree(ran.runner.root / "jobs" / "merge-0")
+    assert ran.runner.run_job("merge") == "failure"
+    merge = [s for s in ran.step("merge", "Merge only") if s.result is not None][-1]
+    assert "refused: INVALID" in merge.result.stderr
+    assert not (ran.runner.store / "grader-reports").exists()  # nothing published

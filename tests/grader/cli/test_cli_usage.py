@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cli_support import SUBMISSIONS, Runner
 
-VERBS = ("grade", "check", "report", "summary", "assignments", "handout")
+VERBS = ("grade", "check", "report", "summary", "sign", "verify", "assignments", "handout")
 TYPICAL = str(SUBMISSIONS / "typical.py")
 
 

@@ -1,11 +1,16 @@
-"""The trusted loop the grader times: many forward and backward calls in one request.
+"""Many forward and backward calls in one request (the loop the grader times).
 
 Runs inside the worker; imports nothing from ``grader``. The grader times a round from
 OUTSIDE the worker (``grader/timing.py``: the worker's CPU clock, or the grader's wall clock
 on CUDA), so nothing here reads a clock: a submission that replaces ``time.perf_counter``
 in its process changes no number the grader uses. This loop only does the work, as many
-times as asked, and returns a receipt the grader checks (the output's shape, whether the
-gradients reached the inputs).
+times as asked, and returns a receipt the grader checks: the output's shape, whether the
+gradients reached the inputs, and the last call's output itself, which the grader compares
+with the reference's on the same inputs (a fast wrong answer is caught, not credited).
+
+The module and the recipe have neutral names on purpose: candidate code can read its call
+stack, and a frame named after timing would tell it when to cut corners. (The output check
+above is what makes cutting corners useless; the names only stop advertising the moment.)
 
 The training step needs no routine here: ``training_recipes.Trainer.steps`` already runs
 ``count`` steps in one request, and the grader times that call the same way.
@@ -29,11 +34,11 @@ _synchronize = torch.cuda.synchronize
 
 
 @recipe
-def forward_backward_calls(
+def forward_backward(
     ctx: Context, function: Callable[..., Any], calls: int, *args: Any
 ) -> dict[str, Any]:
     """Call ``function(*args)`` ``calls`` times, each call followed by a backward pass from
-    the sum of its output, and describe the last call.
+    the sum of its output, and describe the last call (with its output).
 
     The tensors in ``args`` that require grad are the inputs differentiated (the grader
     marks them); the rest (a mask) are passed as they are. Gradients are cleared before
@@ -58,4 +63,5 @@ def forward_backward_calls(
     return {
         "shape": list(output.shape) if isinstance(output, torch.Tensor) else None,
         "gradients": all(t.grad is not None for t in inputs),
+        "output": output.detach() if isinstance(output, torch.Tensor) else None,
     }
