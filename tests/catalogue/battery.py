@@ -17,7 +17,7 @@ analysis and scoring, which no verdict of a check depends on:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import assignment as assignments
@@ -69,7 +69,9 @@ class Graded:
 
     name: str
     checks: dict[str, CheckResult]
-    """Every check that ran, by name (``task.property``)."""
+    """Every check that ran, by name (``task.property``), as written: a task graded again with
+    stand-ins for a part it calls (`grader.stand_ins`) shows here the checks it fails through
+    that part."""
     battery_s: float
     """Wall seconds of the property battery: finding the mask and every task's suite, from
     a loaded worker to the start of training (worker start-up, training and timings
@@ -80,6 +82,10 @@ class Graded:
     training: TrainingResult | None
     load_error: str | None
     """Why the worker could not load the submission, when it could not."""
+    final: dict[str, CheckResult] = field(default_factory=dict)
+    """The verdicts that count: a task that calls a broken part graded in isolation."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Task id -> the isolation note, for each task graded with stand-ins."""
 
     @property
     def examples(self) -> int:
@@ -112,17 +118,21 @@ def grade_file(path: Path, config: GraderConfig, *, train: bool, name: str | Non
         loaded = time.perf_counter()
         if train:
             checked = run_checks(worker, lm, resolutions, report.symbols, config, say)
-            checks, training = checked.results, checked.training
+            checks, training, isolation = checked.results, checked.training, checked.isolation
         else:
-            (checks, _), training = (
-                run_suites(worker, lm, resolutions, report.symbols, config, say),
-                None,
-            )
+            checks, runs = run_suites(worker, lm, resolutions, report.symbols, config, say)
+            training = None
+            isolated = runs[0].shared.get("isolated", {}) if runs else {}
+            isolation = {task: (only, note) for task, (_, only, note) in isolated.items()}
         after_suites = [t for s, t in stages.items() if s.startswith(AFTER_SUITES)]
         battery_s = min(after_suites, default=time.perf_counter()) - loaded
     finished = time.perf_counter()
-    by_name = {check.name: check for results in checks.values() for check in results}
-    return Graded(name or path.stem, by_name, battery_s, finished - started, training, None)
+    final = {check.name: check for results in checks.values() for check in results}
+    as_written = dict(final) | {c.name: c for only, _ in isolation.values() for c in only}
+    notes = {task: note for task, (_, note) in isolation.items()}
+    return Graded(
+        name or path.stem, as_written, battery_s, finished - started, training, None, final, notes
+    )
 
 
 def grade_source(

@@ -191,6 +191,54 @@ def test_buggy_entry_passes_the_checks_it_does_not_break(
     )
 
 
+def own_tasks(entry: Entry) -> set[str]:
+    """The tasks an entry's bug is in: those its CATCHES name, less the ones that only call
+    another of them (a multi-head attention that calls a broken attention)."""
+    from grader import assignment, kinds
+
+    tasks = {t.id: t for t in assignment.get("transformer_lm").tasks}
+    caught = {name.split(".")[0] for name in entry.catches}
+
+    def calls(task: str) -> set[str]:
+        wanted, frontier = set(), list(kinds.get(tasks[task].kind).depends_on)
+        while frontier:
+            kind = frontier.pop()
+            if kind not in wanted:
+                wanted.add(kind)
+                frontier += kinds.get(kind).depends_on
+        return {t for t, spec in tasks.items() if spec.kind in wanted}
+
+    return {t for t in caught if not calls(t) & caught}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", BUGGY, ids=[e.name for e in BUGGY])
+def test_buggy_entry_fails_only_its_own_task_in_isolation(
+    entry: Entry, battery: Callable[[Entry], Graded]
+) -> None:
+    """One bug, one failing task: the tasks that only call the broken part are graded with a
+    stand-in in its place, pass, and say which part they fail through as written."""
+    graded = loaded(battery(entry))
+    own = own_tasks(entry)
+    unjudged = SMOKE_UNJUDGED if entry.name in TRAINED else frozenset()
+    failing = {
+        c.task
+        for c in graded.final.values()
+        if c.status in ("fail", "error") and c.name not in unjudged
+    }
+    assert own <= failing, f"{graded.timing()}: its own task(s) {sorted(own)} pass ({entry.doc})"
+    others = {
+        c.name: c
+        for c in graded.final.values()
+        if c.task not in own and c.status in ("fail", "error") and c.name not in unjudged
+    }
+    assert not others, (
+        f"{graded.timing()}: fails beyond {sorted(own)}:\n{describe(list(others.values()))}"
+    )
+    for task in {name.split(".")[0] for name in entry.catches} - own:
+        assert "through" in graded.notes.get(task, ""), (task, graded.notes)
+
+
 def assert_helpful(check: CheckResult) -> None:
     """A failure a candidate can act on: a sentence, and (for a property) the shrunk
     counterexample in plain values."""
