@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from grader import __version__
 from grader.assignment import Assignment, AssignmentError, get
-from grader.config import CHECK_BUDGETS, GraderConfig
+from grader.config import CHECK_BUDGETS, GraderConfig, IntakeLimits
+from grader.settings import LABELS, NOT_A_GRADE, describe, of_result, spread
 
 if TYPE_CHECKING:
     from grader.result import SubmissionResult
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SUBMISSION_SUFFIXES = (".ipynb", ".py", ".md", ".txt", ".markdown")
-"""Files a folder argument contributes (files named one by one are taken whatever their name)."""
 REPORT_FORMATS = ("html", "json", "junit", "markdown")
 
 EPILOG_GRADE = """examples:
@@ -36,10 +35,16 @@ EPILOG_GRADE = """examples:
   grader grade cand.ipynb -a transformer_lm --data-dir ../shared/data/ptb --splits valid:test --fail-under 60
   grader grade cand.py -a transformer_lm --map attention=my_attention --format json,junit
 
-Writes out/<name>/result.json (always: resume and `grader report` read it) and the reports
---format asks for (scorecard.html, junit.xml, summary.md), then out/summary.json and
-out/index.html over the batch. A rerun on the same --out keeps results already graded with
-the same file and settings. Exit status: 0 graded, 1 below --fail-under, 2 bad input.
+A PATH is a submission file, a folder holding one candidate's work (a notebook and the .py
+modules it imports), or a .zip/.tar.gz of that folder; a folder of candidates (each direct
+child a file, folder or archive) is a batch, and what in it is not a candidate is printed
+with the reason. Writes out/<name>/result.json (always: resume and `grader report` read it)
+and the reports --format asks for (scorecard.html, junit.xml, summary.md), then
+out/summary.json and out/index.html over the batch. A rerun on the same --out keeps results
+already graded with the same submission and settings, and is refused when the folder holds
+results of other settings (--force regrades them). A submission that cannot be graded at all
+is "not gradable": no grade, listed apart (and below any --fail-under). Exit status: 0
+graded, 1 below --fail-under, 2 bad input.
 """
 
 EPILOG_CHECK = """example:
@@ -56,7 +61,10 @@ EPILOG_SUMMARY = """example:
 Finds every result.json under the folders (e.g. the report artifacts of many CI runs) and
 writes one leaderboard: DIR/summary.json (one row per result, best overall first: name, path,
 sha256, overall, the four criteria, tasks passed, training verdict, relative links) and
-DIR/index.html, a sortable page linking each scorecard. It also prints the ranking.
+DIR/index.html, a sortable page linking each scorecard. It also prints the ranking; results
+that are not gradable are listed apart. Results graded under different settings (budget,
+corpus, splits, seed, device, assignment) are refused, naming what differs, unless
+--mixed-settings is given (then every row shows its settings and the page warns).
 """
 
 
@@ -68,27 +76,43 @@ class UsageError(Exception):
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named directly, files matched by globs, and submission files inside folders."""
+    """The candidates the arguments name (see `find_candidates`), skips printed."""
+    paths, _ = find_candidates(patterns)
+    return paths
+
+
+def find_candidates(patterns: list[str]) -> tuple[list[Path], dict[Path, str]]:
+    """(candidates, refusals): files, archives and candidate folders named directly or by a
+    glob, and the candidates of batch folders (`grader.intake.units.discover`: each direct
+    child a file, folder or archive). What a batch folder holds that is not a candidate is
+    printed on stderr with the reason; a candidate refused before grading (a link out of its
+    folder) is returned with the reason, to be listed with the results."""
+    from grader.intake.units import discover, is_candidate_folder
+
     found: list[Path] = []
+    refused: dict[Path, str] = {}
     for pattern in patterns:
         for match in sorted(glob.glob(pattern)) or [pattern]:
             path = Path(match)
-            if path.is_dir():
-                found += sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.is_file()
-                    and p.suffix.lower() in SUBMISSION_SUFFIXES
-                    and p.name.lower() != "readme.md"
-                )
-            elif path.is_file():
+            if path.is_dir() and not is_candidate_folder(path):
+                entries, skipped = discover(path)
+                for skip in skipped:
+                    print(f"grader: skipped {skip.path}: {skip.reason}", file=sys.stderr)
+                for entry in entries:
+                    found.append(entry.path)
+                    if entry.refused:
+                        refused[entry.path.absolute()] = entry.refused
+                        print(f"grader: {entry.path}: {entry.refused}", file=sys.stderr)
+            elif path.is_dir() or path.is_file():
                 found.append(path)
             else:
                 raise UsageError(f"no such file or folder: {pattern}")
-    unique = list(dict.fromkeys(p.resolve() for p in found))
+    # Links stay links (a refused one must keep its own name); the rest by where they lead.
+    keyed = {(p.absolute() if p.absolute() in refused else p.resolve()): None for p in found}
+    unique = list(keyed)
     if not unique:
         raise UsageError("no submission files found in " + " ".join(patterns))
-    return unique
+    return unique, {p: refused[p] for p in unique if p in refused}
 
 
 def parse_map(items: list[str], assignment: Assignment) -> dict[str, str]:
@@ -147,6 +171,7 @@ def config_from(args: argparse.Namespace) -> GraderConfig:
         device=args.device,
         data_dir=args.data_dir,
         splits=splits,
+        intake=IntakeLimits(main=args.main),
     )
 
 
@@ -169,13 +194,16 @@ def percentage(text: str) -> float:
 
 def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[SubmissionResult]:
     """Grade every submission the arguments name; shared by ``grade`` and ``check``."""
-    from grader.batch import OutputLocked, grade_batch
+    from grader.batch import OutputLocked, SettingsChanged, grade_batch
 
     assignment = get(args.assignment, args.assignments_dir)
     overrides = parse_map(args.map, assignment)
     formats = parse_formats(args.format)
     config = config_from(args)
-    paths = expand_paths(args.paths)
+    paths, refused = find_candidates(args.paths)
+    if config.budget == "smoke":
+        print(f"grader: note: {NOT_A_GRADE}", file=sys.stderr)
+    warn_extra_packages(assignment)
     try:
         return grade_batch(
             paths,
@@ -187,18 +215,38 @@ def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[Submissio
             formats=formats,
             resume=not args.no_resume,
             show_score=show_score,
+            refused=refused,
+            force=args.force,
         )
-    except OutputLocked as exc:
+    except (OutputLocked, SettingsChanged) as exc:
         raise UsageError(str(exc)) from None
+
+
+def warn_extra_packages(assignment: Assignment) -> None:
+    """Say which of the assignment's ``extra_packages`` the grader's environment lacks (the
+    candidates' imports of them would fail)."""
+    from grader.intake.imports import installed
+
+    wanted = getattr(assignment, "extra_packages", ()) or ()
+    for package in wanted:
+        module = str(package).split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip()
+        if module and not installed(module.replace("-", "_")):
+            print(
+                f"grader: warning: {assignment.id} lists `{package}` in extra_packages, but the "
+                f"grader's environment does not have it: install it (uv pip install --python "
+                f".venv/bin/python {package}), or what imports it is graded without it",
+                file=sys.stderr,
+            )
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     results = run_grading(args, show_score=True)
     if args.fail_under is not None:
-        low = [r for r in results if r.overall < args.fail_under]
+        low = [r for r in results if r.overall is None or r.overall < args.fail_under]
         for r in low:
+            what = f"overall {r.overall:.1f} is" if r.overall is not None else "not gradable,"
             print(
-                f"{r.submission.name}: overall {r.overall:.1f} is below --fail-under {args.fail_under:g}",
+                f"{r.submission.name}: {what} below --fail-under {args.fail_under:g}",
                 file=sys.stderr,
             )
         if low:
@@ -219,6 +267,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         ]
         problems += [f"  ERROR {e.splitlines()[0]}" for e in result.errors]
         missing = [t.id for t in result.tasks.values() if t.status == "missing"]
+        if not result.gradable:
+            problems.insert(0, f"  NOT GRADABLE: {result.reason}")
         failed |= bool(problems)
         print(
             f"{result.submission.name}: {len(problems)} problem(s)"
@@ -264,13 +314,32 @@ def cmd_summary(args: argparse.Namespace) -> int:
             print(f"grader: skipped {exc}", file=sys.stderr)
     if not results:
         raise UsageError("no readable result.json found under " + " ".join(args.folders))
+    mixed = spread([of_result(result) for result, _ in results])
+    if mixed and not args.mixed_settings:
+        raise UsageError(
+            "these results were graded under different settings, so their grades do not "
+            "compare: "
+            + "; ".join(f"{LABELS[k]}: {' / '.join(v)}" for k, v in mixed.items())
+            + ". Regrade them with one set of settings, summarise each set on its own, or pass "
+            "--mixed-settings to list them together anyway (each row then shows its settings)"
+        )
     summary, index = write_batch(results, Path(args.out))
-    ranked = sorted(results, key=lambda pair: (-pair[0].overall, pair[0].submission.name))
+    graded = [pair for pair in results if pair[0].gradable]
+    ranked = sorted(graded, key=lambda pair: (-(pair[0].overall or 0.0), pair[0].submission.name))
     for rank, (result, folder) in enumerate(ranked, start=1):
         passed = sum(t.status == "pass" for t in result.tasks.values())
+        shown = f"  [{describe(of_result(result))}]" if mixed else ""
         print(
-            f"{rank:>3}. {result.overall:5.1f}  {passed}/{len(result.tasks)} tasks  {result.submission.name}  ({folder})"
+            f"{rank:>3}. {result.overall or 0.0:5.1f}  {passed}/{len(result.tasks)} tasks  "
+            f"{result.submission.name}  ({folder}){shown}"
         )
+    apart = [pair for pair in results if not pair[0].gradable]
+    if apart:
+        print(f"not gradable ({len(apart)}), not ranked:")
+    for result, folder in sorted(apart, key=lambda pair: pair[0].submission.name):
+        print(f"  -  {result.submission.name}  ({folder}): {result.reason}")
+    if mixed:
+        print("warning: mixed settings, grades do not compare: " + "; ".join(mixed))
     print(f"{len(results)} results merged into {summary} and {index}")
     return EXIT_OK
 
@@ -369,6 +438,17 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="regrade submissions whose result.json is already up to date",
     )
+    p.add_argument(
+        "--main",
+        metavar="NAME",
+        help="in a folder or archive submission, the main file to grade (a name or a glob, "
+        "e.g. solution.ipynb); default: the file defining the most tasks, notebooks first",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="grade into an --out that holds results of other settings (they are regraded)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -440,6 +520,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("folders", nargs="+", metavar="DIR")
+    p.add_argument(
+        "--mixed-settings",
+        action="store_true",
+        help="merge results graded under different settings (each row shows its settings)",
+    )
     p.add_argument(
         "--out",
         "-o",
