@@ -1,8 +1,14 @@
-"""The batch summary: ``summary.json`` and ``index.html`` over every graded submission.
+"""The batch summary: ``summary.json`` and ``index.html`` over every submission of a batch.
 
 Each submission's reports live in their own folder under the batch's output folder; the
 summary links to them by relative URL so the whole output folder can be moved, zipped or
 served as it is.
+
+Graded submissions are ranked (``submissions``, best first); those that are not gradable
+(`grader.gradable`) are listed apart with the reason (``not_gradable``), never ranked. The
+settings the grades were made under (`grader.settings`) head both files; results of
+different settings are shown with their own settings and a warning that their grades do
+not compare.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from grader import settings as run_settings
 from grader.report.facts import CRITERIA, isolation_warning, tasks_passed, training_verdict
 from grader.report.files import atomic_write_text, dump_json
 from grader.report.html import render_index
@@ -33,6 +40,8 @@ def summary_row(result: SubmissionResult, folder: Path, out_dir: Path) -> dict[s
     """One submission's line of the batch summary; ``folder`` holds its reports."""
     passed, graded = tasks_passed(result)
     return {
+        "status": "graded" if result.gradable else "not_gradable",
+        "reason": result.reason,
         "name": result.submission.name,
         "path": result.submission.path,
         "format": result.submission.format,
@@ -47,33 +56,71 @@ def summary_row(result: SubmissionResult, folder: Path, out_dir: Path) -> dict[s
         "training": training_verdict(result),
         "errors": len(result.errors),
         "weak_sandbox": isolation_warning(result) is not None,
+        "settings": run_settings.of_result(result),
         "scorecard": relative_url(folder / "scorecard.html", out_dir),
         "result": relative_url(folder / "result.json", out_dir),
     }
 
 
-def write_batch(results: list[tuple[SubmissionResult, Path]], out_dir: Path) -> tuple[Path, Path]:
+def write_batch(
+    results: list[tuple[SubmissionResult, Path]],
+    out_dir: Path,
+    settings: dict[str, Any] | None = None,
+) -> tuple[Path, Path]:
     """Write ``summary.json`` and ``index.html`` into ``out_dir``.
 
     ``results`` pairs each result with the folder its reports were written to (usually
-    ``out_dir / name``). Rows are ordered by overall grade, best first, then by name: the
-    order a reader wants without JavaScript.
+    ``out_dir / name``). Graded rows are ordered by overall grade, best first, then by name
+    (the order a reader wants without JavaScript) and numbered; not-gradable rows follow
+    apart, by name. ``settings`` are the run's (`grader.settings.of_run`); without them
+    (``grader summary``) the results' own settings are shown, as one line when they agree.
     """
     out_dir = Path(out_dir)
     rows = [summary_row(result, Path(folder), out_dir) for result, folder in results]
+    graded = [row for row in rows if row["status"] == "graded"]
+    apart = sorted((row for row in rows if row["status"] != "graded"), key=lambda r: r["name"])
     # A grade that is not a number (a crashed scorer) sorts last rather than scrambling the order.
-    rows.sort(
-        key=lambda row: (
-            -row["overall"] if math.isfinite(row["overall"]) else math.inf,
-            row["name"],
-        )
-    )
+    graded.sort(key=lambda row: (-_number(row["overall"]), row["name"]))
+    for rank, row in enumerate(graded, start=1):
+        row["rank"] = rank
     for row in rows:
         row["training_rank"] = TRAINING_RANK.get(row["training"], -1)
+    mixed = run_settings.spread([row["settings"] for row in rows])
+    common = settings or (rows[0]["settings"] if rows and not mixed else None)
     warnings = sorted({w for result, _ in results if (w := isolation_warning(result))})
     summary = atomic_write_text(
         out_dir / "summary.json",
-        dump_json(to_jsonable({"schema": SCHEMA_VERSION, "count": len(rows), "submissions": rows})),
+        dump_json(
+            to_jsonable(
+                {
+                    "schema": SCHEMA_VERSION,
+                    "count": len(rows),
+                    "graded": len(graded),
+                    "settings": common,
+                    "mixed_settings": mixed,
+                    "submissions": graded,
+                    "not_gradable": apart,
+                }
+            )
+        ),
     )
-    index = atomic_write_text(out_dir / "index.html", render_index(rows, warnings))
+    page = render_index(
+        graded,
+        warnings,
+        not_gradable=apart,
+        settings=run_settings.describe(common) if common else "",
+        mixed={run_settings.LABELS[k]: v for k, v in mixed.items()},
+        mixed_keys=list(mixed),
+        smoke=any(run_settings.is_smoke(row["settings"]) for row in rows),
+    )
+    index = atomic_write_text(out_dir / "index.html", page)
     return summary, index
+
+
+def _number(value: Any) -> float:
+    """A grade for sorting: NaN and anything that is not a number sort last."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return -math.inf
+    return number if math.isfinite(number) else -math.inf
