@@ -43,8 +43,8 @@ and the reports --format asks for (scorecard.html, junit.xml, summary.md), then
 out/summary.json and out/index.html over the batch. A rerun on the same --out keeps results
 already graded with the same submission and settings, and is refused when the folder holds
 results of other settings (--force regrades them). A submission that cannot be graded at all
-is "not gradable": no grade, listed apart (and below any --fail-under). Exit status: 0
-graded, 1 below --fail-under, 2 bad input.
+is "not gradable": no grade, listed apart (and below any --fail-under above 0). Exit
+status: 0 graded, 1 below --fail-under, 2 bad input.
 """
 
 EPILOG_CHECK = """example:
@@ -242,7 +242,13 @@ def warn_extra_packages(assignment: Assignment) -> None:
 def cmd_grade(args: argparse.Namespace) -> int:
     results = run_grading(args, show_score=True)
     if args.fail_under is not None:
-        low = [r for r in results if r.overall is None or r.overall < args.fail_under]
+        # No grade cannot pass a gate (above 0: --fail-under 0 means "never fail on a grade").
+        low = [
+            r
+            for r in results
+            if (r.overall is None and args.fail_under > 0)
+            or (r.overall is not None and r.overall < args.fail_under)
+        ]
         for r in low:
             what = f"overall {r.overall:.1f} is" if r.overall is not None else "not gradable,"
             print(
