@@ -80,7 +80,7 @@ def grade_submission(
     errors = list(
         dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks])
     )  # once each, in order
-    tampering = suspected_tampering(extracted.source)
+    tampering = suspected_tampering(extracted.source, sub.modules)  # helpers run there too
     if tampering:
         errors.append(TAMPERING + "; ".join(tampering))
     checks: dict[str, list[CheckResult]] = {}
