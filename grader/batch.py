@@ -286,10 +286,12 @@ def _not_graded(job: Job, assignment: Assignment, settings: Settings, why: str) 
     """A not-gradable result for ``job`` that never got (or lost) its grading process."""
     from grader.pipeline import environment
 
-    try:
-        digest = unit_digest(job.path, settings.config.intake)
-    except OSError:
-        digest = ""
+    digest = ""
+    if not job.refused:  # a refused link is not followed, not even to hash what it points at
+        try:
+            digest = unit_digest(job.path, settings.config.intake)
+        except OSError:
+            digest = ""
     env = {**environment(settings.config, None, {}, 0.0), "settings": settings.recorded}
     return not_gradable(job.path, job.name, assignment, why, env, digest)
 

@@ -263,6 +263,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """The candidate's self-check: the failing checks in words, no grade."""
     args.out = args.out or ".grader-check"
+    args.force = True  # a self-check's folder is scratch: other settings simply regrade
     failed = False
     for result in run_grading(args, show_score=False):
         problems = [
