@@ -33,6 +33,8 @@ LABELS = {
     "map": "--map",
     "main": "--main",
 }
+CORPUS_KIND = "lm_training"
+"""The training kind that trains on a corpus (synthetic or Penn Treebank, `--data-dir`)."""
 NOT_A_GRADE = (
     "Smoke budget: not a grade. The smoke budget runs a handful of examples per property and "
     "a few training steps to check that the grader works; regrade with --budget quick (or "
@@ -43,13 +45,16 @@ NOT_A_GRADE = (
 
 def of_run(assignment: Any, config: GraderConfig, overrides: dict[str, str]) -> dict[str, Any]:
     """The settings a batch records in each of its results and in its ``summary.json``."""
-    training = getattr(assignment, "training", None)
-    kind = getattr(training, "kind", None)
-    if kind == "language_model":
+    trains = (
+        [t.kind for t in assignment.training_tasks()]
+        if hasattr(assignment, "training_tasks")
+        else []
+    )
+    if CORPUS_KIND in trains:  # a language model trained on a corpus: which one matters
         corpus = f"ptb-dir:{config.data_dir}" if config.data_dir else "synthetic"
         splits = "→".join(config.splits) if config.data_dir else "train→valid"
-    else:
-        corpus = kind or "none"
+    else:  # the kind's own task (the positional dummy task, the reference's data), or none
+        corpus = ", ".join(trains) or "none"
         splits = "—"
     return {
         "assignment": assignment.id,

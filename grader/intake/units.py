@@ -343,14 +343,14 @@ def refused(path: Path, reason: str, digest: str = "") -> Submission:
 
 
 def task_names(assignment: Any) -> dict[str, frozenset[str]]:
-    """Task id -> the names that implement it (symbols, aliases; the training task's model
-    and loop functions), read defensively from any assignment-like object."""
+    """Task id -> the names that implement it (symbols, aliases, and the names of its parts:
+    a training task's ``train`` and ``evaluate``), read defensively from any
+    assignment-like object."""
     names: dict[str, frozenset[str]] = {}
     for task in getattr(assignment, "tasks", ()) or ():
         found = {*getattr(task, "symbols", ()), *getattr(task, "aliases", ())}
-        if task.id == "training" and getattr(assignment, "training", None) is not None:
-            spec = assignment.training
-            found |= {*spec.model, *spec.train, *spec.evaluate}
+        for part in (getattr(task, "parts", None) or {}).values():
+            found |= set(part)
         names[task.id] = frozenset(found)
     return names
 

@@ -27,7 +27,7 @@ def test_a_run_records_its_settings_in_words() -> None:
     synthetic = settings.of_run(get("transformer_lm"), GraderConfig(), {})
     assert (synthetic["corpus"], synthetic["splits"]) == ("synthetic", "train→valid")
     positional = settings.of_run(get("positional_encoding"), GraderConfig(), {})
-    assert positional["corpus"] == "positional_dummy"
+    assert positional["corpus"] == "positional_training"
     assert (
         settings.of_run(
             get("transformer_lm"), GraderConfig(intake=IntakeLimits(main="*.ipynb")), {}

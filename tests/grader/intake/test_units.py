@@ -95,7 +95,7 @@ def test_main_and_the_assignment_rule_choose(tmp_path: Path, assignment) -> None
     assert "main file: one.ipynb" in tie and "two.ipynb could be it too" in tie
     chosen = load_unit(folder, assignment, IntakeLimits(main="two.ipynb"))
     assert "main file: two.ipynb (chosen by --main `two.ipynb`)" in " ".join(chosen.notes)
-    ruled = SimpleNamespace(tasks=assignment.tasks, training=assignment.training, main_file="t*")
+    ruled = SimpleNamespace(tasks=assignment.tasks, main_file="t*")
     assert "main file: two.ipynb" in " ".join(load_unit(folder, ruled).notes)
     unmatched = load_unit(folder, assignment, IntakeLimits(main="nothing.py"))
     assert "--main `nothing.py` matched no file" in " ".join(unmatched.notes)
