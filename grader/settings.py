@@ -76,11 +76,14 @@ def of_result(result: Any) -> dict[str, Any]:
     if isinstance(recorded, dict):
         return dict(recorded)
     rebuilt: dict[str, Any] = {"assignment": result.assignment}
-    for key in ("budget", "seed", "device", "corpus"):
+    for key in ("budget", "seed", "device"):
         if environment.get(key) is not None:
             rebuilt[key] = environment[key]
-    if environment.get("splits"):
-        rebuilt["splits"] = "→".join(str(s) for s in environment["splits"])
+    corpus = str(environment.get("corpus") or "")
+    if corpus == "synthetic" or corpus.startswith("ptb"):  # named as `of_run` names them
+        rebuilt["corpus"] = corpus
+        if environment.get("splits"):
+            rebuilt["splits"] = "→".join(str(s) for s in environment["splits"])
     return rebuilt
 
 
