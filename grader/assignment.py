@@ -113,6 +113,12 @@ class Assignment:
     trusted worker only, never into the candidate's; generic kinds compare against it."""
     checks_file: str | None = None
     """The assignment's own check module (a plug-in that registers kinds), inside the folder."""
+    main_file: str | None = None
+    """For a submission handed in as a folder or archive: which file is the main one (a name
+    or a glob), when the grader's rule (the file defining most tasks) is not wanted."""
+    extra_packages: tuple[str, ...] = ()
+    """Packages this test's candidates may import beyond the candidate environment's
+    (README, "The candidate's environment"): the grader warns when one is not installed."""
 
     @property
     def reference_path(self) -> Path | None:
@@ -193,7 +199,7 @@ def get(name: str, extra: list[str | Path] | None = None) -> Assignment:
 
 ASSIGNMENT_KEYS = frozenset(
     {"id", "title", "description", "handout", "reference", "checks", "criterion_weights"}
-    | {"tasks", "questions"}
+    | {"tasks", "questions", "main_file", "extra_packages"}
 )
 TASK_KEYS = frozenset({"id", "title", "kind", "symbols", "aliases", "weight", "options", "parts"})
 QUESTION_KEYS = frozenset({"id", "prompt", "match", "rubric", "misconceptions", "weight"})
@@ -246,6 +252,8 @@ def load(folder: Path) -> Assignment:
             criterion_weights=weights,
             reference_file=reference_file,
             checks_file=checks_file,
+            main_file=data.get("main_file"),
+            extra_packages=tuple(data.get("extra_packages", ())),
         )
     except kinds.KindError as exc:
         raise AssignmentError(str(exc)) from exc

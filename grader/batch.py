@@ -7,9 +7,17 @@ it as that submission's error and goes on. A process per submission rather than 
 a pool whose process dies breaks every job still queued on it.
 
 * **Resume.** Reports are written atomically. ``result.json`` is always written (resume and
-  ``grader report`` read it); a rerun keeps a result whose file hash, assignment and
-  settings (the fingerprint) match, re-rendering only the report files that are missing.
-  A result recording that the grader itself died has no fingerprint, so a rerun retries it.
+  ``grader report`` read it); a rerun keeps a result whose content hash (a file's, a
+  folder's or an archive's, see `grader.intake.units.unit_digest`), assignment and settings
+  (the fingerprint) match, re-rendering only the report files that are missing. A result
+  recording that the grader itself died has no fingerprint, so a rerun retries it.
+* **Settings.** Every result records the settings it was graded under (budget, corpus,
+  splits, seed, device, --map, --main: `grader.settings`), and so does ``summary.json``. A
+  rerun into a folder holding results of other settings is refused (`SettingsChanged`,
+  naming what differs) unless ``force``: a smoke run must never silently replace grades.
+* **Not gradable.** A candidate refused before grading (a link out of the batch folder) or
+  whose grading process died gets a ``not_gradable`` result saying why (`grader.gradable`);
+  it is listed apart, never ranked.
 * **Lock.** An exclusive ``flock`` on ``<out>/.grader.lock`` for the whole run: a second run
   on the same folder is refused at once with the first one's pid, never interleaved.
 * **Interruption.** Ctrl-C (or SIGTERM, see ``grader.cli``) reaches this process only: the
@@ -39,8 +47,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TextIO
 
+from grader import settings as run_settings
 from grader.assignment import Assignment
 from grader.config import GraderConfig
+from grader.gradable import not_gradable
+from grader.intake.units import unit_digest, unit_name
 from grader.result import SubmissionResult
 
 LOCK_FILE = ".grader.lock"
@@ -58,6 +69,10 @@ class OutputExposed(Exception):
     """Without bubblewrap, a worker could read other candidates' results in the output folder."""
 
 
+class SettingsChanged(Exception):
+    """The output folder holds results graded with other settings (and ``force`` is off)."""
+
+
 @dataclass(frozen=True)
 class Job:
     """One submission to grade and where its reports go."""
@@ -66,6 +81,8 @@ class Job:
     name: str
     """Output folder name, unique within the batch."""
     folder: Path
+    refused: str = ""
+    """Why it is not graded at all (it never reaches a grading process); empty normally."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,8 @@ class Settings:
     overrides: dict[str, str]
     formats: tuple[str, ...]
     fingerprint: str
+    recorded: dict[str, Any]
+    """The settings every result of the batch records (`grader.settings.of_run`)."""
     hidden: tuple[str, ...] = ()
     """Folders no worker may read (the output folder), for the fallback's audit hook."""
 
@@ -178,30 +197,69 @@ def code_digest(root: Path = PROJECT_DIR) -> str:
 
 
 def unique_names(paths: list[Path]) -> list[str]:
-    """One output folder name per path (``typical``, ``typical-2``, ...), stable across runs."""
-    from grader.intake.load import safe_name
-
+    """One output folder name per path (``typical``, ``typical-2``, ...), stable across runs:
+    a file's stem, a folder's name, an archive's name without its suffix."""
     names: list[str] = []
     for path in paths:
-        name, n = safe_name(path), 2
+        name, n = unit_name(path), 2
         while name in names:
-            name, n = f"{safe_name(path)}-{n}", n + 1
+            name, n = f"{unit_name(path)}-{n}", n + 1
         names.append(name)
     return names
 
 
-def reusable(job: Job, expected: str) -> SubmissionResult | None:
-    """The result already in ``job.folder`` if it grades this very file with these settings."""
+def reusable(job: Job, expected: str, config: GraderConfig) -> SubmissionResult | None:
+    """The result already in ``job.folder`` if it grades this very submission (file, folder
+    or archive) with these settings."""
+    try:
+        result = _existing(job)
+        if result is None or result.environment.get("fingerprint") != expected:
+            return None
+        if result.submission.sha256 == unit_digest(job.path, config.intake):
+            return result
+    except OSError:  # the submission changed or vanished while we looked: grade it again
+        return None
+    return None
+
+
+def _existing(job: Job) -> SubmissionResult | None:
     from grader.report import ReportError, load_result
 
     try:
-        result = load_result(job.folder / "result.json")
+        return load_result(job.folder / "result.json")
     except ReportError:  # absent, half-written by an older grader, another schema
         return None
-    digest = hashlib.sha256(job.path.read_bytes()).hexdigest()
-    if result.submission.sha256 == digest and result.environment.get("fingerprint") == expected:
-        return result
-    return None
+
+
+def check_settings(out: Path, batch: list[Job], recorded: dict[str, Any]) -> None:
+    """Raise `SettingsChanged` when ``out`` holds a batch summary or a result of one of
+    ``batch``'s submissions graded with settings other than ``recorded``."""
+    from grader.report import ReportError, load_result
+
+    seen: dict[str, list[str]] = {}
+    summary = out / "summary.json"
+    if summary.is_file():
+        try:
+            previous = json.loads(summary.read_text(encoding="utf-8")).get("settings")
+        except (OSError, ValueError, AttributeError):
+            previous = None
+        if isinstance(previous, dict):
+            seen["summary.json"] = run_settings.differences(recorded, previous)
+    for job in batch:
+        try:
+            result = load_result(job.folder / "result.json")
+        except ReportError:
+            continue
+        seen[job.name] = run_settings.differences(recorded, run_settings.of_result(result))
+    differing = {where: diff for where, diff in seen.items() if diff}
+    if differing:
+        what = sorted({d for diff in differing.values() for d in diff})
+        where = ", ".join(sorted(differing)[:5]) + (" ..." if len(differing) > 5 else "")
+        raise SettingsChanged(
+            f"{out} holds results graded with other settings ({'; '.join(what)}; this run "
+            f"first, the folder's second; in {where}): rerun with --force to regrade them with "
+            "this run's settings, or choose another --out"
+        )
 
 
 def complete_reports(result: SubmissionResult, folder: Path, formats: tuple[str, ...]) -> None:
@@ -221,7 +279,7 @@ def _grade_in_child(job: Job, settings: Settings, events: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
     _exit_with_parent(os.getppid())
     from grader.assignment import load
-    from grader.pipeline import error_result, grade_submission
+    from grader.pipeline import grade_submission
     from grader.report import write_reports
 
     def progress(stage: str) -> None:
@@ -238,11 +296,17 @@ def _grade_in_child(job: Job, settings: Settings, events: Connection) -> None:
             name=job.name,
             hidden_paths=tuple(Path(p) for p in settings.hidden),
         )
-    except Exception:  # noqa: BLE001 - a grader bug on one submission must not stop the batch
-        message = "the grader failed on this submission:\n" + traceback.format_exc(limit=5)
-        result = error_result(job.path, assignment, settings.config, job.name, message)
+    except Exception as exc:  # noqa: BLE001 - a grader bug on one submission must not stop the batch
+        why = f"the grader failed on this submission ({type(exc).__name__}: {exc})"
+        result = _not_graded(job, assignment, settings, why[:500])
+        result = replace(result, errors=(*result.errors, traceback.format_exc(limit=5)))
     result = replace(
-        result, environment={**result.environment, "fingerprint": settings.fingerprint}
+        result,
+        environment={
+            **result.environment,
+            "fingerprint": settings.fingerprint,
+            "settings": settings.recorded,
+        },
     )
     progress("writing reports")
     write_reports(result, job.folder, formats=settings.formats)
@@ -261,13 +325,26 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
+def _not_graded(job: Job, assignment: Assignment, settings: Settings, why: str) -> SubmissionResult:
+    """A not-gradable result for ``job`` that never got (or lost) its grading process."""
+    from grader.pipeline import environment
+
+    digest = ""
+    if not job.refused:  # a refused link is not followed, not even to hash what it points at
+        try:
+            digest = unit_digest(job.path, settings.config.intake)
+        except OSError:
+            digest = ""
+    env = {**environment(settings.config, None, {}, 0.0), "settings": settings.recorded}
+    return not_gradable(job.path, job.name, assignment, why, env, digest)
+
+
 def _child_died(job: Job, assignment: Assignment, settings: Settings, why: str) -> SubmissionResult:
-    """An error result for a submission whose grading process died; written without a
+    """A not-gradable result for a submission whose grading process died; written without a
     fingerprint, so that a rerun tries it again."""
-    from grader.pipeline import error_result
     from grader.report import write_reports
 
-    result = error_result(job.path, assignment, settings.config, job.name, why)
+    result = _not_graded(job, assignment, settings, why)
     try:
         write_reports(result, job.folder, formats=settings.formats)
     except Exception:  # noqa: BLE001 - a renderer bug: keep at least the result itself
@@ -290,30 +367,51 @@ def grade_batch(
     resume: bool = True,
     show_score: bool = True,
     stream: TextIO | None = None,
+    refused: dict[Path, str] | None = None,
+    force: bool = False,
 ) -> list[SubmissionResult]:
-    """Grade ``paths`` into ``out/<name>/`` and write ``out/summary.json`` and ``out/index.html``.
+    """Grade ``paths`` (files, folders, archives) into ``out/<name>/`` and write
+    ``out/summary.json`` and ``out/index.html``.
 
-    Returns the results in the order of ``paths``. Raises `OutputLocked` when another run
-    holds ``out``, and ``KeyboardInterrupt`` after cleaning up when interrupted."""
-    from grader.report import write_batch
+    ``refused`` maps paths not to grade at all to the reason (they get a not-gradable
+    result). Returns the results in the order of ``paths``. Raises `OutputLocked` when
+    another run holds ``out``, `SettingsChanged` when ``out`` holds results of other
+    settings and ``force`` is off, and ``KeyboardInterrupt`` after cleaning up when
+    interrupted."""
+    from grader.report import write_batch, write_reports
 
-    overrides = overrides or {}
+    overrides, refused = overrides or {}, refused or {}
     formats = tuple(dict.fromkeys(("json", *formats)))  # result.json always: resume reads it
+    recorded = run_settings.of_run(assignment, config, overrides)
     settings = Settings(
         str(assignment.folder),
         config,
         overrides,
         formats,
         fingerprint(assignment, config, overrides),
+        recorded,
         hidden=(str(out.resolve()),),
     )
-    batch = [Job(p, n, out / n) for p, n in zip(paths, unique_names(paths), strict=True)]
+    batch = [
+        Job(p, n, out / n, refused.get(p, ""))
+        for p, n in zip(paths, unique_names(paths), strict=True)
+    ]
     with output_lock(out), guard_output(out, [job.name for job in batch]):
+        if not force:
+            check_settings(out, batch, recorded)
         display = Progress([job.name for job in batch], show_score, stream or sys.stderr)
         results: dict[str, SubmissionResult] = {}
         todo = []
         for job in batch:
-            done = reusable(job, settings.fingerprint) if resume else None
+            if job.refused:
+                result = _not_graded(job, assignment, settings, job.refused)
+                write_reports(result, job.folder, formats=formats)
+                results[job.name] = result
+                display.done += 1
+                display.update(job.name, f"not gradable: {job.refused}")
+                display.line(f"{job.name}: {display.verdict(result)}")
+                continue
+            done = reusable(job, settings.fingerprint, config) if resume else None
             if done is None:
                 todo.append(job)
                 continue
@@ -322,7 +420,9 @@ def grade_batch(
             display.resumed(job.name, done)
         results |= _run_jobs(todo, assignment, settings, max(1, jobs), display)
         ordered = [results[job.name] for job in batch]
-        _, index = write_batch([(results[job.name], job.folder) for job in batch], out)
+        _, index = write_batch(
+            [(results[job.name], job.folder) for job in batch], out, settings=recorded
+        )
         display.finish(ordered, out, index)
     return ordered
 
@@ -426,19 +526,19 @@ class Progress:
 
     def started(self, name: str) -> None:
         self.update(name, "starting")
-        self._line(f"{name}: grading")
+        self.line(f"{name}: grading")
 
     def resumed(self, name: str, result: SubmissionResult) -> None:
         self.done += 1
-        self.update(name, f"already graded, kept ({self._verdict(result)})")
-        self._line(
-            f"{name}: already graded with these settings, result kept (resumed): {self._verdict(result)}"
+        self.update(name, f"already graded, kept ({self.verdict(result)})")
+        self.line(
+            f"{name}: already graded with these settings, result kept (resumed): {self.verdict(result)}"
         )
 
     def finished(self, name: str, result: SubmissionResult, seconds: float) -> None:
         self.done += 1
-        self.update(name, f"{self._verdict(result)} in {seconds:.0f} s")
-        self._line(f"{name}: {self._verdict(result)} ({seconds:.0f} s)")
+        self.update(name, f"{self.verdict(result)} in {seconds:.0f} s")
+        self.line(f"{name}: {self.verdict(result)} ({seconds:.0f} s)")
 
     def update(self, name: str, stage: str) -> None:
         self.state[name] = stage
@@ -455,25 +555,43 @@ class Progress:
         self.stream.flush()
 
     def finish(self, results: list[SubmissionResult], out: Path, index: Path) -> None:
-        """The closing table on stdout: one line per submission, then where the reports are."""
+        """The closing table on stdout: one line per graded submission, then the ones that
+        are not gradable, apart, with the reason; then where the reports are."""
         elapsed = time.monotonic() - self.started_at
         width = max((len(r.submission.name) for r in results), default=10)
-        for r in results:
+        graded = [r for r in results if r.gradable]
+        apart = [r for r in results if not r.gradable]
+        for r in graded:
             grade = f"overall {r.overall:5.1f}  " if self.show_score else ""
             tasks = " ".join(f"{t.id}:{t.status}" for t in r.tasks.values())
             print(f"{r.submission.name:<{width}}  {grade}{tasks}")
+        if apart:
+            print(f"not gradable ({len(apart)}), not ranked:")
+        for r in apart:
+            print(f"{r.submission.name:<{width}}  not gradable: {_one_line(r.reason)}")
+        smoke = [r for r in results if r.environment.get("budget") == "smoke"]
+        if smoke:
+            print(f"note: {run_settings.NOT_A_GRADE}")
         print(
-            f"graded {len(results)} submission(s) in {elapsed:.0f} s; reports in {out}/ (open {index})"
+            f"graded {len(graded)} submission(s), {len(apart)} not gradable, in {elapsed:.0f} s; "
+            f"reports in {out}/ (open {index})"
         )
 
-    def _line(self, text: str) -> None:
+    def line(self, text: str) -> None:
         if not self.tty:
             self.stream.write(f"[{self.done}/{len(self.names)}] {text}\n")
             self.stream.flush()
 
-    def _verdict(self, result: SubmissionResult) -> str:
+    def verdict(self, result: SubmissionResult) -> str:
+        if not result.gradable:
+            return "not gradable: " + _one_line(result.reason or "; ".join(result.errors))
         if result.errors and all(t.status in ("error", "missing") for t in result.tasks.values()):
-            return "error: " + result.errors[0].splitlines()[0]
+            return "error: " + _one_line(result.errors[0])
         passed = sum(t.status == "pass" for t in result.tasks.values())
         score = f"overall {result.overall:.1f}, " if self.show_score else ""
         return f"{score}{passed}/{len(result.tasks)} tasks pass"
+
+
+def _one_line(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first[:300]

@@ -21,16 +21,15 @@ from typing import TYPE_CHECKING, NoReturn
 
 from grader import __version__
 from grader.assignment import BUILTIN_DIR, Assignment, AssignmentError, get
-from grader.config import CHECK_BUDGETS, GraderConfig
+from grader.config import CHECK_BUDGETS, GraderConfig, IntakeLimits
 from grader.paths import escape_reason, given_in, inside
+from grader.settings import NOT_A_GRADE
 
 if TYPE_CHECKING:
     from grader.result import SubmissionResult
     from grader.signing import Keys
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SUBMISSION_SUFFIXES = (".ipynb", ".py", ".md", ".txt", ".markdown")
-"""Files a folder argument contributes (files named one by one are taken whatever their name)."""
 REPORT_FORMATS = ("html", "json", "junit", "markdown")
 
 EPILOG_GRADE = """examples:
@@ -39,10 +38,16 @@ EPILOG_GRADE = """examples:
   grader grade cand.ipynb -a transformer_lm --data-dir ../shared/data/ptb --splits valid:test --fail-under 60
   grader grade cand.py -a transformer_lm --map attention=my_attention --format json,junit
 
-Writes out/<name>/result.json (always: resume and `grader report` read it) and the reports
---format asks for (scorecard.html, junit.xml, summary.md), then out/summary.json and
-out/index.html over the batch. A rerun on the same --out keeps results already graded with
-the same file and settings. Exit status: 0 graded, 1 below --fail-under, 2 bad input.
+A PATH is a submission file, a folder holding one candidate's work (a notebook and the .py
+modules it imports), or a .zip/.tar.gz of that folder; a folder of candidates (each direct
+child a file, folder or archive) is a batch, and what in it is not a candidate is printed
+with the reason. Writes out/<name>/result.json (always: resume and `grader report` read it)
+and the reports --format asks for (scorecard.html, junit.xml, summary.md), then
+out/summary.json and out/index.html over the batch. A rerun on the same --out keeps results
+already graded with the same submission and settings, and is refused when the folder holds
+results of other settings (--force regrades them). A submission that cannot be graded at all
+is "not gradable": no grade, listed apart (and below any --fail-under above 0). Exit
+status: 0 graded, 1 below --fail-under, 2 bad input.
 """
 
 EPILOG_CHECK = """example:
@@ -59,7 +64,10 @@ EPILOG_SUMMARY = """example:
 Finds every result.json under the folders (e.g. the report artifacts of many CI runs) and
 writes one leaderboard: DIR/summary.json (one row per result, best overall first: name, path,
 sha256, overall, the four criteria, tasks passed, training verdict, relative links) and
-DIR/index.html, a sortable page linking each scorecard. It also prints the ranking.
+DIR/index.html, a sortable page linking each scorecard. It also prints the ranking; results
+that are not gradable are listed apart. Results graded under different settings (budget,
+corpus, splits, seed, device, assignment) are refused, naming what differs, unless
+--mixed-settings is given (then every row shows its settings and the page warns).
 
 Nothing in the folders is trusted: each result's signature is checked (verified, unsigned,
 INVALID or unchecked; untrusted rows rank last, --require-signed refuses them), malformed
@@ -96,43 +104,55 @@ class UsageError(Exception):
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named directly, files matched by globs, and submission files inside folders.
+    """The candidates the arguments name (see `find_candidates`), skips printed."""
+    paths, _ = find_candidates(patterns)
+    return paths
 
-    A file that resolves (through a symbolic link) outside the folder it was given in is
-    refused with the reason on stderr, and the others are graded (`grader.paths`)."""
+
+def find_candidates(patterns: list[str]) -> tuple[list[Path], dict[Path, str]]:
+    """(candidates, refusals): files, archives and candidate folders named directly or by a
+    glob, and the candidates of batch folders (`grader.intake.units.discover`: each direct
+    child a file, folder or archive). What a batch folder holds that is not a candidate is
+    printed on stderr with the reason; a candidate refused before grading (a link out of its
+    folder) is returned with the reason, to be listed with the results."""
+    from grader.intake.units import discover, is_candidate_folder
+
     found: list[Path] = []
-    refused: list[str] = []
+    refused: dict[Path, str] = {}
     for pattern in patterns:
         root = given_in(pattern)
         for match in sorted(glob.glob(pattern)) or [pattern]:
             path = Path(match)
-            if path.is_dir():
-                files = sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.is_file()
-                    and p.suffix.lower() in SUBMISSION_SUFFIXES
-                    and p.name.lower() != "readme.md"
-                )
-            elif path.is_file():
-                files = [path]
+            if path.is_dir() and not is_candidate_folder(path):
+                entries, skipped = discover(path)
+                for skip in skipped:
+                    print(f"grader: skipped {skip.path}: {skip.reason}", file=sys.stderr)
+                for entry in entries:
+                    reason = entry.refused or escape_reason(entry.path, root)
+                    found.append(entry.path)
+                    if reason:
+                        refused[entry.path.absolute()] = reason
+                        print(f"grader: refused {entry.path}: {reason}", file=sys.stderr)
+            elif path.is_dir() or path.is_file():
+                reason = escape_reason(path, root)
+                found.append(path)
+                if reason:
+                    refused[path.absolute()] = reason
+                    print(f"grader: refused {reason}", file=sys.stderr)
             else:
                 raise UsageError(f"no such file or folder: {pattern}")
-            for file in files:
-                reason = escape_reason(file, root)
-                if reason:
-                    refused.append(reason)
-                    print(f"grader: refused {reason}", file=sys.stderr)
-                else:
-                    found.append(file)
-    unique = list(dict.fromkeys(p.resolve() for p in found))
+    # Links stay links (a refused one must keep its own name); the rest by where they lead.
+    keyed = {(p.absolute() if p.absolute() in refused else p.resolve()): None for p in found}
+    unique = list(keyed)
     if not unique:
+        raise UsageError("no submission files found in " + " ".join(patterns))
+    if all(p in refused for p in unique):
         raise UsageError(
-            "no submission files found in "
+            "no submission to grade in "
             + " ".join(patterns)
-            + (f" ({len(refused)} refused, see above)" if refused else "")
+            + f" ({len(refused)} refused, see above)"
         )
-    return unique
+    return unique, {p: refused[p] for p in unique if p in refused}
 
 
 def check_assignment_source(assignment: Assignment, patterns: list[str]) -> None:
@@ -207,6 +227,7 @@ def config_from(args: argparse.Namespace) -> GraderConfig:
         device=args.device,
         data_dir=args.data_dir,
         splits=splits,
+        intake=IntakeLimits(main=args.main),
     )
 
 
@@ -243,7 +264,7 @@ def keys_from(args: argparse.Namespace) -> Keys:
 
 def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[SubmissionResult]:
     """Grade every submission the arguments name; shared by ``grade`` and ``check``."""
-    from grader.batch import OutputExposed, OutputLocked, grade_batch
+    from grader.batch import OutputExposed, OutputLocked, SettingsChanged, grade_batch
 
     paths = expand_paths(args.paths)
     assignment = get(args.assignment, args.assignments_dir)
@@ -251,6 +272,10 @@ def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[Submissio
     overrides = parse_map(args.map, assignment)
     formats = parse_formats(args.format)
     config = config_from(args)
+    paths, refused = find_candidates(args.paths)
+    if config.budget == "smoke":
+        print(f"grader: note: {NOT_A_GRADE}", file=sys.stderr)
+    warn_extra_packages(assignment)
     try:
         return grade_batch(
             paths,
@@ -262,9 +287,28 @@ def run_grading(args: argparse.Namespace, *, show_score: bool) -> list[Submissio
             formats=formats,
             resume=not args.no_resume,
             show_score=show_score,
+            refused=refused,
+            force=args.force,
         )
-    except (OutputLocked, OutputExposed) as exc:
+    except (OutputLocked, OutputExposed, SettingsChanged) as exc:
         raise UsageError(str(exc)) from None
+
+
+def warn_extra_packages(assignment: Assignment) -> None:
+    """Say which of the assignment's ``extra_packages`` the grader's environment lacks (the
+    candidates' imports of them would fail)."""
+    from grader.intake.imports import installed
+
+    wanted = getattr(assignment, "extra_packages", ()) or ()
+    for package in wanted:
+        module = str(package).split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip()
+        if module and not installed(module.replace("-", "_")):
+            print(
+                f"grader: warning: {assignment.id} lists `{package}` in extra_packages, but the "
+                f"grader's environment does not have it: install it (uv pip install --python "
+                f".venv/bin/python {package}), or what imports it is graded without it",
+                file=sys.stderr,
+            )
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -275,10 +319,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if keys.can_sign:
         sign_batch(results, Path(args.out), keys)
     if args.fail_under is not None:
-        low = [r for r in results if r.overall < args.fail_under]
+        # No grade cannot pass a gate (above 0: --fail-under 0 means "never fail on a grade").
+        low = [
+            r
+            for r in results
+            if (r.overall is None and args.fail_under > 0)
+            or (r.overall is not None and r.overall < args.fail_under)
+        ]
         for r in low:
+            what = f"overall {r.overall:.1f} is" if r.overall is not None else "not gradable,"
             print(
-                f"{r.submission.name}: overall {r.overall:.1f} is below --fail-under {args.fail_under:g}",
+                f"{r.submission.name}: {what} below --fail-under {args.fail_under:g}",
                 file=sys.stderr,
             )
         if low:
@@ -328,6 +379,7 @@ def sign_batch(results: list[SubmissionResult], out: Path, keys: Keys) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     """The candidate's self-check: the failing checks in words, no grade."""
     args.out = args.out or ".grader-check"
+    args.force = True  # a self-check's folder is scratch: other settings simply regrade
     failed = False
     for result in run_grading(args, show_score=False):
         problems = [
@@ -338,6 +390,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         ]
         problems += [f"  ERROR {e.splitlines()[0]}" for e in result.errors]
         missing = [t.id for t in result.tasks.values() if t.status == "missing"]
+        if not result.gradable:
+            problems.insert(0, f"  NOT GRADABLE: {result.reason}")
         failed |= bool(problems)
         print(
             f"{result.submission.name}: {len(problems)} problem(s)"
@@ -373,7 +427,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from grader.report.merge import merge
+    from grader.report.merge import MixedSettings, merge
 
     folders = [Path(f) for f in args.folders]
     for folder in folders:
@@ -381,7 +435,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
             raise UsageError(f"no such folder: {folder}")
         if folder.resolve() == Path(args.out).resolve():
             raise UsageError(f"--out {args.out} is one of the folders merged: choose a new folder")
-    merged = merge(folders, Path(args.out), keys_from(args), require_signed=args.require_signed)
+    try:
+        merged = merge(
+            folders,
+            Path(args.out),
+            keys_from(args),
+            require_signed=args.require_signed,
+            mixed_settings=args.mixed_settings,
+        )
+    except MixedSettings as exc:
+        raise UsageError(str(exc)) from None
     for path, reason in merged.skipped:
         print(f"grader: skipped {path}: {reason}", file=sys.stderr)
     if not merged.rows:
@@ -391,11 +454,21 @@ def cmd_summary(args: argparse.Namespace) -> int:
             + " result.json found under "
             + " ".join(args.folders)
         )
-    rows = json.loads(Path(merged.summary).read_text(encoding="utf-8"))["submissions"]
-    for rank, row in enumerate(rows, start=1):  # the leaderboard's own order
+    summary = json.loads(Path(merged.summary).read_text(encoding="utf-8"))
+    for row in summary["submissions"]:  # the leaderboard's own order, graded results only
         print(
-            f"{rank:>3}. {row['overall']:5.1f}  {row['tasks_passed']}/{row['tasks_graded']} tasks  "
+            f"{row['rank']:>3}. {row['overall']:5.1f}  {row['tasks_passed']}/{row['tasks_graded']} tasks  "
             f"{row['signature']:<9}  {row['name']}  ({row['result'].rsplit('/', 1)[0]})"
+        )
+    apart = summary.get("not_gradable", [])
+    if apart:
+        print(f"not gradable ({len(apart)}), not ranked:")
+    for row in apart:
+        print(f"  -  {row['name']}  ({row['result'].rsplit('/', 1)[0]}): {row['reason']}")
+    if summary.get("mixed_settings"):
+        print(
+            "warning: mixed settings, grades do not compare: "
+            + "; ".join(summary["mixed_settings"])
         )
     print(f"{len(merged.rows)} results merged into {merged.summary} and {merged.index}")
     if merged.refused:
@@ -557,6 +630,17 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="regrade submissions whose result.json is already up to date",
     )
+    p.add_argument(
+        "--main",
+        metavar="NAME",
+        help="in a folder or archive submission, the main file to grade (a name or a glob, "
+        "e.g. solution.ipynb); default: the file defining the most tasks, notebooks first",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="grade into an --out that holds results of other settings (they are regraded)",
+    )
 
 
 def add_key_options(p: argparse.ArgumentParser, *, sign: bool, verify: bool) -> None:
@@ -653,6 +737,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("folders", nargs="+", metavar="DIR")
+    p.add_argument(
+        "--mixed-settings",
+        action="store_true",
+        help="merge results graded under different settings (each row shows its settings)",
+    )
     p.add_argument(
         "--out",
         "-o",

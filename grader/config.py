@@ -379,6 +379,36 @@ TRUST = TrustConfig()
 """The trust bounds in force (grader/signing.py, grader/report/merge.py)."""
 
 
+class IntakeLimits:
+    """How a submission that is a folder or an archive is taken in (`grader.intake.units`,
+    `grader.intake.archive`). An archive is untrusted input the grader itself unpacks, in
+    the grading process, before any sandbox: these limits are what keep a hostile archive
+    from filling the disk or the memory."""
+
+    main: str | None = None
+    """``--main``: the file (name or glob, e.g. ``solution.ipynb`` or ``*.ipynb``) that is the
+    candidate's main file in a folder or archive; None = chosen by the rule in
+    `grader.intake.units` (most task symbols defined, then notebooks first)."""
+    max_archive_bytes: int = 50 * 1024**2
+    """Largest archive file read: a zipped folder of notebooks and modules is a few MB; 50 MB
+    leaves room for plots and a small data file and refuses a dataset or checkpoint."""
+    max_unpacked_bytes: int = 100 * 1024**2
+    """Most bytes an archive may unpack to, counted as they are written (not as declared):
+    a zip bomb stops here with a clear error instead of filling the disk."""
+    max_file_bytes: int = 20 * 1024**2
+    """Largest single file unpacked (the largest submission file read, see
+    `grader.intake.load.DEFAULT_MAX_BYTES`)."""
+    max_files: int = 500
+    """Most entries (files and folders) an archive may hold, or a folder may show: a
+    candidate's project is tens of files; a million tiny files is an attack on the inodes."""
+    max_ratio: float = 100.0
+    """Largest compression ratio (unpacked / packed bytes) of a member or of the whole
+    archive. Source and notebooks compress 3-10x, repeated text up to ~50x; a zip bomb is
+    at 1000x or more."""
+    max_depth: int = 12
+    """Deepest folder nesting looked into (a project is 2-4 levels deep)."""
+
+
 @dataclass(frozen=True)
 class GraderConfig:
     """All settings of one grading run."""
@@ -399,6 +429,7 @@ class GraderConfig:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     answers: AnswerConfig = field(default_factory=AnswerConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    intake: IntakeLimits = field(default_factory=IntakeLimits)
     training_override: TrainingBudget | None = None
     """Replaces the budget's training size (steps, curve resolution, time limit), for a run
     longer than ``full`` on a fast GPU or a deliberately short one; None = the budget's."""

@@ -24,8 +24,10 @@ from grader.answers import find_and_score
 from grader.assignment import Assignment, TaskSpec
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
-from grader.intake import extract, load_submission, resolve
+from grader.gradable import decide
+from grader.intake import extract, resolve
 from grader.intake.tampering import suspected_tampering
+from grader.intake.units import load_unit
 from grader.quality import analyse_submission, readability_score
 from grader.result import (
     CheckResult,
@@ -66,7 +68,7 @@ def grade_submission(
     say = progress or (lambda stage: None)
     started = time.monotonic()
     say("reading")
-    sub = load_submission(path)
+    sub = load_unit(path, assignment, config.intake)  # a file, a folder or an archive
     if name:
         sub = replace(sub, name=name)
     handout = assignment.handout_source()
@@ -80,7 +82,7 @@ def grade_submission(
     errors = list(
         dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks])
     )  # once each, in order
-    tampering = suspected_tampering(extracted.source)
+    tampering = suspected_tampering(extracted.source, sub.modules)  # helpers run there too
     if tampering:
         errors.append(TAMPERING + "; ".join(tampering))
     checked = Checked()
@@ -100,7 +102,7 @@ def grade_submission(
                 "notes": list(info.notes),
             }
             say("loading in the sandbox")
-            report = worker.load(extracted.source)
+            report = worker.load(extracted.source, modules=sub.modules)
             if not report.ok:
                 errors.append(
                     f"your code failed to load in the sandbox: {report.error.summary() if report.error else 'unknown error'}"
@@ -174,7 +176,7 @@ def grade_submission(
             for name in ("optimisation", "reusability", "readability")
         }
     weights = assignment.criterion_weights or config.scoring.criterion_weights
-    return SubmissionResult(
+    result = SubmissionResult(
         submission=sub.info(),
         assignment=assignment.id,
         tasks=tasks,
@@ -190,6 +192,7 @@ def grade_submission(
         intake=intake_summary(sub, extracted, resolutions),
         errors=tuple(errors),
     )
+    return decide(result)  # not gradable when nothing of it could be judged
 
 
 def import_noise(event: str) -> bool:

@@ -18,8 +18,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1 added ``status`` and ``reason``, and ``overall`` may be null (not gradable); 1.0
+results read as graded."""
 
+ResultStatus = Literal["graded", "not_gradable"]
 CheckStatus = Literal["pass", "fail", "error", "skip"]
 TaskStatus = Literal["pass", "fail", "error", "missing"]
 Severity = Literal["info", "minor", "major"]
@@ -257,8 +260,8 @@ class SubmissionResult:
     """The training check, when the assignment has one and it ran."""
     criteria: dict[str, CriterionScore]
     """``completion``, ``optimisation``, ``reusability``, ``readability``."""
-    overall: float
-    """Weighted overall grade, 0..100."""
+    overall: float | None
+    """Weighted overall grade, 0..100; None when the submission is not gradable."""
     environment: dict[str, Any]
     """Versions, seeds, budget, device, corpus, sandbox status: what reproduces the grade."""
     source: str = ""
@@ -275,8 +278,20 @@ class SubmissionResult:
     """What intake did: skipped statements and why, notebook facts, symbols resolved."""
     errors: tuple[str, ...] = ()
     """Problems with the submission as a whole (unreadable file, worker could not start)."""
+    status: ResultStatus = "graded"
+    """``graded``, or ``not_gradable`` when nothing of the submission could be judged (it
+    could not be read, unpacked, loaded, or none of its tasks was found): then ``overall``
+    is None, ``reason`` says why, and the batch lists it apart from the ranking (see
+    `grader.gradable`). Results written before 1.1 have no status and read as graded."""
+    reason: str = ""
+    """Why the submission is not gradable, in one sentence; empty when graded."""
     schema: str = SCHEMA_VERSION
     """Version of this layout."""
+
+    @property
+    def gradable(self) -> bool:
+        """Whether the result carries a grade (``overall`` is a number)."""
+        return self.status != "not_gradable" and self.overall is not None
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
@@ -295,7 +310,7 @@ def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
         if isinstance(value, SubmissionResult):
-            out = {"schema": out.pop("schema"), **out}
+            out = {"schema": out.pop("schema"), "status": out.pop("status"), **out}
         return out
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}

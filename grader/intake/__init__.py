@@ -2,7 +2,8 @@
 
 Nothing here executes candidate code: every stage parses (``json``, ``ast``, text).
 
-    sub = load_submission(path)                          # any accepted format -> cells
+    sub = load_unit(path, assignment, limits)            # a file, folder or archive (units.py)
+    sub = load_submission(path)                          # one file, any accepted format -> cells
     extracted = extract(sub, assignment.handout_source())  # cells -> program + provenance
     resolutions = resolve(extracted, assignment, overrides)  # task id -> Resolution
     record = intake_record(sub, extracted, resolutions)      # -> result.json's "intake"

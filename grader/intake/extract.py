@@ -11,7 +11,9 @@ things kept (see `grader.intake.statements` for the rules). Along the way:
 * **Syntax errors.** A cell that does not parse is left out whole and reported with its
   line and message, and with the names it seems to define, so a missing task can say why.
   IPython magics and shell lines (``%matplotlib``, ``!pip install``) are not syntax
-  errors: they are commented out and reported as skipped.
+  errors: they are commented out and reported as skipped, as are their assignment forms
+  (``files = !ls``, ``t = %timeit -o f()``) and help lines (``f?``); so are cell magics
+  whose body is not Python (``%%bash``), whole.
 * **Provenance.** Lines are mapped back to (cell, line in cell), and the candidate's own
   lines are told apart from the handout's (`grader.intake.provenance`).
 * **Masks built inline.** Every ``tril``/``triu`` call, kept or not, is recorded with the
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 
 from grader.intake.definitions import Definition, is_stub, kind_of, missing_globals
 from grader.intake.facts import notebook_facts
+from grader.intake.imports import missing_packages, with_helper_definitions
 from grader.intake.masks import MaskSite, mask_sites
 from grader.intake.printed import parse_quietly
 from grader.intake.provenance import Span, candidate_lines, handout_index
@@ -45,6 +48,10 @@ from grader.result import Finding
 
 _DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
 _MAGIC = re.compile(r"^(\s*)([!%].*)$")
+# `files = !ls`, `result = %timeit -o f()`: IPython's assignment forms of the above.
+_ASSIGNED_MAGIC = re.compile(r"^(\s*)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%].*)$")
+# `f?`, `?f`, `torch.nn.Linear??`: IPython's help.
+_HELP = re.compile(r"^(\s*)(\?{1,2}[A-Za-z_][\w.]*|[A-Za-z_][\w.]*\?{1,2})\s*$")
 _PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
 
 
@@ -136,6 +143,8 @@ def extract(sub: Submission, handout_source: str = "") -> Extracted:
     kept = [c for c in selection.chunks if not c.dropped]
     source, line_map, spans = _assemble(kept)
     definitions = _definitions(kept, spans, source)
+    # `from helpers import attention`: the candidate's own function, defined in their module.
+    definitions = with_helper_definitions(definitions, [c.stmt for c in kept], sub.modules)
     provenance = [Span(s, e, _definition_name(c.stmt)) for c, (s, e) in zip(kept, spans)]
     first_lines, names = _cell_anchors(kept, spans, definitions)
     located = {where: line for line, where in line_map.items()}
@@ -151,7 +160,7 @@ def extract(sub: Submission, handout_source: str = "") -> Extracted:
         redefinitions=tuple(redefinitions),
         mask_sites=tuple(mask_sites(selection.trees, located)),
         errors=sub.errors,
-        load_risks=tuple(selection.load_risks),
+        load_risks=(*selection.load_risks, *missing_packages(source, sub.modules)),
     )
 
 
@@ -264,7 +273,7 @@ def _comment_out_magics(cell: Cell) -> tuple[str | None, list[Skipped]]:
         return "\n".join(lines), [skip]
     skipped = []
     for n, line in enumerate(lines):
-        match = _MAGIC.match(line)
+        match = _MAGIC.match(line) or _ASSIGNED_MAGIC.match(line) or _HELP.match(line)
         if match and parse_quietly(line.strip()) is None:
             indent, command = match.groups()
             # An indented magic keeps its block non-empty with `pass`.

@@ -112,7 +112,12 @@ def parse_bytes(data: bytes, *, path: str, name: str, suffix: str = "") -> Submi
 def safe_name(path: Path) -> str:
     """A short name for the submission's output folder: the file's stem with anything but
     letters, digits, ``.``, ``_`` and ``-`` replaced, at most 64 characters."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip(".-")
+    return safe_text(path.stem)
+
+
+def safe_text(text: str) -> str:
+    """``text`` made safe for a folder name, as `safe_name` does with a file's stem."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-")
     return stem[:64] or "submission"
 
 

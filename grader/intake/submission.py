@@ -9,7 +9,7 @@ only ever look at cells, never at the format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from grader.result import SubmissionInfo
@@ -51,6 +51,23 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class HelperModule:
+    """A module of the candidate's own that the main file imports (``helpers.py`` beside a
+    notebook), loaded into the worker under its own name so ``import helpers`` works there."""
+
+    name: str
+    """Dotted module name: ``helpers``, ``src.layers``."""
+    file: str
+    """Where it is, relative to the submission's folder (``src/layers.py``)."""
+    source: str
+    """What the worker loads for it: its definitions, extracted like the main file's (its
+    top-level work is left out, as the main file's is)."""
+    definitions: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """Function or class name -> (kind, still a placeholder): what ``from helpers import
+    name`` in the main file brings in, for resolving tasks."""
+
+
+@dataclass(frozen=True)
 class Submission:
     """A submission file read into cells, with what went wrong while reading it."""
 
@@ -72,6 +89,9 @@ class Submission:
     """How the file was read: encoding, why this format was chosen, what was recovered."""
     encoding: str = "utf-8"
     """Text encoding used to decode the file."""
+    modules: tuple[HelperModule, ...] = ()
+    """The candidate's own modules the main file imports (a folder or archive submission,
+    or ``.py`` files beside a notebook); loaded in the worker before the main file."""
 
     @property
     def code_cells(self) -> tuple[Cell, ...]:

@@ -13,6 +13,8 @@ Read from the submission's text (``ast``), never by running it.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
+from typing import Any
 
 WORKER_MODULES = frozenset(
     {
@@ -37,19 +39,32 @@ WORKER_STRINGS = ("reply_fd", "request_fd", "/proc/self/fd", "/proc/1/")
 """Text that only means the worker's pipes or its parent."""
 
 
-def suspected_tampering(source: str) -> list[str]:
-    """One sentence per place the code reaches into the worker, in line order."""
+def suspected_tampering(source: str, modules: Sequence[Any] = ()) -> list[str]:
+    """One sentence per place the code reaches into the worker, in line order: the main
+    program's, then each of the candidate's helper ``modules`` (anything with ``name``,
+    ``file`` and ``source``; they run in the worker too). A helper module of the candidate's
+    own named like a worker module (``loader.py``) is theirs: the worker loads it in place
+    of its own, so importing it reaches nothing of the worker's."""
+    own = frozenset(m.name.split(".")[0] for m in modules)
+    found = [f"line {line}: {what}" for line, what in _scan(source, own)]
+    for module in modules:
+        where = getattr(module, "file", module.name)
+        found += [f"{where}, line {line}: {what}" for line, what in _scan(module.source, own)]
+    return found
+
+
+def _scan(source: str, own: frozenset[str]) -> list[tuple[int, str]]:
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError):
         return []
     lookups = module_lookups(tree)
     found = set()
     for node in ast.walk(tree):
-        what = _reaches(node, lookups)
+        what = _reaches(node, lookups, WORKER_MODULES - own)
         if what:
             found.add((getattr(node, "lineno", 0), what))
-    return [f"line {line}: {what}" for line, what in sorted(found)]
+    return sorted(found)
 
 
 def module_lookups(tree: ast.AST) -> set[int]:
@@ -66,19 +81,19 @@ def module_lookups(tree: ast.AST) -> set[int]:
     return found
 
 
-def _reaches(node: ast.AST, lookups: set[int]) -> str | None:
+def _reaches(node: ast.AST, lookups: set[int], worker: frozenset[str]) -> str | None:
     if isinstance(node, ast.Import):
-        names = [a.name.split(".")[0] for a in node.names if a.name.split(".")[0] in WORKER_MODULES]
+        names = [a.name.split(".")[0] for a in node.names if a.name.split(".")[0] in worker]
         return f"imports the worker's module {names[0]!r}" if names else None
     if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
         root = node.module.split(".")[0]
-        return f"imports from the worker's module {root!r}" if root in WORKER_MODULES else None
+        return f"imports from the worker's module {root!r}" if root in worker else None
     if isinstance(node, ast.Attribute) and node.attr in FRAME_ATTRIBUTES:
         return f"reads another frame's {node.attr}"
     if isinstance(node, ast.Attribute) and node.attr == "_getframe":
         return "walks the call stack with sys._getframe"
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        if id(node) in lookups and node.value.split(".")[0] in WORKER_MODULES:
+        if id(node) in lookups and node.value.split(".")[0] in worker:
             return f"looks up the worker's module {node.value!r}"
         hit = next((s for s in WORKER_STRINGS if s in node.value), None)
         return f"refers to {hit!r} (the worker's pipes or its parent)" if hit else None

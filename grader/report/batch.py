@@ -1,8 +1,14 @@
-"""The batch summary: ``summary.json`` and ``index.html`` over every graded submission.
+"""The batch summary: ``summary.json`` and ``index.html`` over every submission of a batch.
 
 Each submission's reports live in their own folder under the batch's output folder; the
 summary links to them by relative URL so the whole output folder can be moved, zipped or
 served as it is.
+
+Graded submissions are ranked (``submissions``, best first); those that are not gradable
+(`grader.gradable`) are listed apart with the reason (``not_gradable``), never ranked. The
+settings the grades were made under (`grader.settings`) head both files; results of
+different settings are shown with their own settings and a warning that their grades do
+not compare.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from grader import settings as run_settings
 from grader.report.facts import CRITERIA, isolation_warning, tasks_passed, training_verdict
 from grader.report.files import atomic_write_text, dump_json
 from grader.report.html import render_index
@@ -41,6 +48,8 @@ def summary_row(
     passed, graded = tasks_passed(result)
     signed = check.provenance if check is not None and check.verified else {}
     return {
+        "status": "graded" if result.gradable else "not_gradable",
+        "reason": result.reason,
         "name": result.submission.name,
         "path": result.submission.path,
         "format": result.submission.format,
@@ -55,6 +64,7 @@ def summary_row(
         "training": training_verdict(result),
         "errors": len(result.errors),
         "weak_sandbox": isolation_warning(result) is not None,
+        "settings": run_settings.of_result(result),
         "scorecard": relative_url(folder / "scorecard.html", out_dir),
         "result": relative_url(folder / "result.json", out_dir),
         "signature": check.status if check is not None else None,
@@ -68,13 +78,16 @@ def write_batch(
     results: list[tuple[SubmissionResult, Path]],
     out_dir: Path,
     checks: list[Verification] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``summary.json`` and ``index.html`` into ``out_dir``.
 
     ``results`` pairs each result with the folder its reports were written to (usually
-    ``out_dir / name``); ``checks``, when given, is each one's signature check. Rows are
-    ordered trusted first (see `TRUST_RANK`), then by overall grade, best first, then by
-    name: the order a reader wants without JavaScript.
+    ``out_dir / name``); ``checks``, when given, is each one's signature check. Graded rows
+    are ordered trusted first (see `TRUST_RANK`), then by overall grade, best first, then by
+    name (the order a reader wants without JavaScript) and numbered; not-gradable rows follow
+    apart, by name. ``settings`` are the run's (`grader.settings.of_run`); without them
+    (``grader summary``) the results' own settings are shown, as one line when they agree.
     """
     out_dir = Path(out_dir)
     checks_or_none = checks if checks is not None else [None] * len(results)
@@ -82,21 +95,53 @@ def write_batch(
         summary_row(result, Path(folder), out_dir, check)
         for (result, folder), check in zip(results, checks_or_none, strict=True)
     ]
+    graded = [row for row in rows if row["status"] == "graded"]
+    apart = sorted((row for row in rows if row["status"] != "graded"), key=lambda r: r["name"])
     # A grade that is not a number (a crashed scorer) sorts last rather than scrambling the order.
-    rows.sort(
-        key=lambda row: (
-            TRUST_RANK[row["signature"]],
-            -row["overall"] if math.isfinite(row["overall"]) else math.inf,
-            row["name"],
-        )
+    graded.sort(
+        key=lambda row: (TRUST_RANK[row["signature"]], -_number(row["overall"]), row["name"])
     )
+    for rank, row in enumerate(graded, start=1):
+        row["rank"] = rank
     for row in rows:
         row["training_rank"] = TRAINING_RANK.get(row["training"], -1)
         row["trust_rank"] = -TRUST_RANK[row["signature"]]  # descending puts verified first
+    mixed = run_settings.spread([row["settings"] for row in rows])
+    common = settings or (rows[0]["settings"] if rows and not mixed else None)
     warnings = sorted({w for result, _ in results if (w := isolation_warning(result))})
     summary = atomic_write_text(
         out_dir / "summary.json",
-        dump_json(to_jsonable({"schema": SCHEMA_VERSION, "count": len(rows), "submissions": rows})),
+        dump_json(
+            to_jsonable(
+                {
+                    "schema": SCHEMA_VERSION,
+                    "count": len(rows),
+                    "graded": len(graded),
+                    "settings": common,
+                    "mixed_settings": mixed,
+                    "submissions": graded,
+                    "not_gradable": apart,
+                }
+            )
+        ),
     )
-    index = atomic_write_text(out_dir / "index.html", render_index(rows, warnings))
+    page = render_index(
+        graded,
+        warnings,
+        not_gradable=apart,
+        settings=run_settings.describe(common) if common else "",
+        mixed={run_settings.LABELS[k]: v for k, v in mixed.items()},
+        mixed_keys=list(mixed),
+        smoke=any(run_settings.is_smoke(row["settings"]) for row in rows),
+    )
+    index = atomic_write_text(out_dir / "index.html", page)
     return summary, index
+
+
+def _number(value: Any) -> float:
+    """A grade for sorting: NaN and anything that is not a number sort last."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return -math.inf
+    return number if math.isfinite(number) else -math.inf

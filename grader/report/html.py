@@ -23,6 +23,7 @@ from grader.report.facts import CRITERIA, format_number, format_value, resolutio
 from grader.report.highlight import style_sheet
 from grader.report.view import scorecard_context
 from grader.result import SubmissionResult
+from grader.settings import NOT_A_GRADE, describe
 from grader.signing import Verification
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -56,8 +57,20 @@ def render_scorecard(result: SubmissionResult, signature: Verification | None = 
     return environment().get_template("scorecard.html.j2").render(context)
 
 
-def render_index(rows: list[dict[str, Any]], warnings: list[str]) -> str:
-    """The batch page: one row per submission (see `grader.report.batch.summary_row`)."""
+def render_index(
+    rows: list[dict[str, Any]],
+    warnings: list[str],
+    *,
+    not_gradable: list[dict[str, Any]] | None = None,
+    settings: str = "",
+    mixed: dict[str, list[str]] | None = None,
+    mixed_keys: list[str] | None = None,
+    smoke: bool = False,
+) -> str:
+    """The batch page: one ranked row per graded submission and, apart, one per submission
+    that is not gradable (see `grader.report.batch.summary_row`); ``settings`` is the line
+    of settings shared by all, ``mixed`` the settings on which they differ (label -> values;
+    ``mixed_keys`` their keys, which each row then shows)."""
     script = (TEMPLATES_DIR / SORT_SCRIPT).read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     return (
@@ -67,8 +80,15 @@ def render_index(rows: list[dict[str, Any]], warnings: list[str]) -> str:
             rows=rows,
             signed=any(row["signature"] is not None for row in rows),
             untrusted=sum(row["signature"] not in (None, "verified") for row in rows),
+            not_gradable=not_gradable or [],
             criteria=CRITERIA,
             warnings=warnings,
+            settings=settings,
+            mixed=mixed or {},
+            mixed_keys=mixed_keys or [],
+            smoke=smoke,
+            not_a_grade=NOT_A_GRADE,
+            describe=describe,
             script=Markup(script),
             script_hash=f"sha256-{digest}",
         )

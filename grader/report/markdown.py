@@ -23,6 +23,7 @@ from grader.report.facts import (
     training_verdict,
 )
 from grader.result import SubmissionResult
+from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#!])")
 
@@ -36,15 +37,23 @@ def md(text: object) -> str:
 def render_markdown(result: SubmissionResult) -> str:
     """The CI summary of one graded submission."""
     passed, graded = tasks_passed(result)
+    grade = f"{format_number(result.overall, '.0f')}/100" if result.gradable else "not gradable"
+    settings = of_result(result)
     out = [
-        f"## {md(result.submission.name)}: {format_number(result.overall, '.0f')}/100",
+        f"## {md(result.submission.name)}: {grade}",
         "",
         (
             f"Assignment {md(result.assignment)}, {md(result.submission.format)} submission, "
             f"{passed} of {graded} tasks passed, training: {md(training_verdict(result))}."
         ),
         "",
+        f"Settings: {md(describe(settings))}.",
+        "",
     ]
+    if not result.gradable:
+        out += [f"> **Not gradable:** {md(result.reason)} It has no grade and is not ranked.", ""]
+    if is_smoke(settings):
+        out += [f"> **Not a grade:** {md(NOT_A_GRADE)}", ""]
     warning = isolation_warning(result)
     if warning:
         out += [f"> **Warning:** {md(warning)}", ""]

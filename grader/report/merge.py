@@ -24,6 +24,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import settings as run_settings
 from grader.report.batch import write_batch
 from grader.report.files import (
     ReportError,
@@ -40,6 +41,11 @@ MARKER = ".grader-summary"
 """A file in every folder `merge` writes: its copies are not results to merge again."""
 COPIES = "results"
 """The sub-folder of the output that holds the re-rendered copies, one folder per row."""
+
+
+class MixedSettings(Exception):
+    """The results were graded under different settings (and mixing was not asked for): the
+    message names what differs."""
 
 
 @dataclass
@@ -68,10 +74,33 @@ def find_results(folders: list[Path], out: Path) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def merge(folders: list[Path], out: Path, keys: Keys, *, require_signed: bool = False) -> Merged:
+def merge(
+    folders: list[Path],
+    out: Path,
+    keys: Keys,
+    *,
+    require_signed: bool = False,
+    mixed_settings: bool = False,
+) -> Merged:
     """Merge every result under ``folders`` into ``out`` (summary.json, index.html and the
-    copies), signing summary.json when ``keys`` can sign."""
+    copies), signing summary.json when ``keys`` can sign. Results graded under different
+    settings raise `MixedSettings` unless ``mixed_settings`` (then every row shows its own)."""
     merged = Merged()
+    results = []
+    for path in find_results(folders, out):
+        try:
+            results.append(result_from_data(read_json(path), path))
+        except ReportError:
+            continue  # said below, when the file is read for the merge
+    spread = run_settings.spread([run_settings.of_result(r) for r in results])
+    if spread and not mixed_settings:
+        raise MixedSettings(
+            "these results were graded under different settings, so their grades do not "
+            "compare: "
+            + "; ".join(f"{run_settings.LABELS[k]}: {' / '.join(v)}" for k, v in spread.items())
+            + ". Regrade them with one set of settings, summarise each set on its own, or pass "
+            "--mixed-settings to list them together anyway (each row then shows its settings)"
+        )
     _prepare(out)
     names: set[str] = set()
     for path in find_results(folders, out):

@@ -30,6 +30,7 @@ from grader.result import (
     TrainingRun,
     WrittenAnswer,
 )
+from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,8 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
         "warning": isolation_warning(result),
         "anchor": anchor,
         "answers": [answer_view(a) for a in result.answers],
+        "settings": describe(of_result(result)),
+        "smoke": NOT_A_GRADE if is_smoke(of_result(result)) else "",
     }
 
 

@@ -29,6 +29,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+ENVIRONMENT_NOISE = frozenset({("subprocess.Popen", "fc-list")})
+"""Refusals caused by the environment's own libraries, refused like any other but not
+reported: matplotlib runs ``fc-list`` once to find fonts when it builds its font cache (in
+the scratch folder, at the candidate's first ``import matplotlib``), and goes on without it;
+reported, it would blame every submission that plots."""
 MAX_EVENTS = 200
 """Refusals kept for the report; later ones are only counted."""
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -177,6 +182,8 @@ class AuditGuard:
         line = f"{event} ({detail[:160]})" if detail else event
         if _bytecode_cache(detail):
             pass  # every import tries to cache bytecode next to the (read-only) library: noise
+        elif (event, detail) in ENVIRONMENT_NOISE:
+            pass  # a library of the candidate's environment probing, not the candidate
         elif len(self.events) < MAX_EVENTS:
             self.events.append(line)
         else:

@@ -85,6 +85,11 @@ class LoadReport:
     stdout: str
     stderr: str
     audit_events: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    """Packages the code imported that the environment lacks: placeholders were bound, and
+    what uses them raises ``ModuleNotFoundError`` (see ``loader.py``)."""
+    left_out: tuple[tuple[int, str], ...] = ()
+    """(line, message) of each top-level statement not run because it needs one of them."""
 
 
 @dataclass(frozen=True)
@@ -258,11 +263,22 @@ class Sandbox:
     # --- loading ------------------------------------------------------------------------
 
     def load(
-        self, source: str, filename: str = "submission.py", _timeout: float | None = None
+        self,
+        source: str,
+        filename: str = "submission.py",
+        _timeout: float | None = None,
+        modules: Any = (),
     ) -> LoadReport:
-        """Run a submission's source as the module ``submission``."""
+        """Run a submission's source as the module ``submission``; ``modules`` are the
+        candidate's helper modules (anything with ``name`` and ``source``, e.g.
+        `grader.intake.HelperModule`), loaded first under their own names so that the
+        submission's ``import helpers`` finds them."""
+        sources = {m.name: m.source for m in modules if m.name != "submission"}
         return self.load_modules(
-            {"submission": source}, main="submission", filename=filename, _timeout=_timeout
+            {**sources, "submission": source},
+            main="submission",
+            filename=filename,
+            _timeout=_timeout,
         )
 
     def load_modules(
@@ -281,9 +297,11 @@ class Sandbox:
         timeout = _timeout if _timeout is not None else self.limits.startup_timeout_s
         symbols: dict[str, SymbolInfo] = {}
         error: WorkerError | None
+        missing: tuple[str, ...] = ()
+        left_out: tuple[tuple[int, str], ...] = ()
         try:
             reply = self._request("load", payload, timeout)
-            symbols, error = self._validated(_load_reply, reply)
+            symbols, error, missing, left_out = self._validated(_load_reply, reply)
         except (WorkerTimeout, WorkerCrashed, ProtocolViolation) as exc:
             error = exc
         self._loaded = (dict(modules), main, filename)
@@ -294,6 +312,8 @@ class Sandbox:
             stdout=self._stdout.text(marks[0]),
             stderr=self._stderr.text(marks[1]),
             audit_events=tuple(self.audit_events[events_before:]),
+            missing=missing,
+            left_out=left_out,
         )
 
     # --- calling ------------------------------------------------------------------------
@@ -512,8 +532,11 @@ class Sandbox:
         return error
 
 
-def _load_reply(reply: dict[str, Any]) -> tuple[dict[str, SymbolInfo], WorkerError | None]:
-    """(symbols, the top level's error) from a load reply."""
+def _load_reply(
+    reply: dict[str, Any],
+) -> tuple[dict[str, SymbolInfo], WorkerError | None, tuple[str, ...], tuple[tuple[int, str], ...]]:
+    """(symbols, the top level's error, missing packages, statements left out for them)
+    from a load reply."""
     symbols = {}
     for row in reply["symbols"]:
         kind = row["kind"] if row["kind"] in ("function", "class", "module", "value") else "value"
@@ -534,7 +557,9 @@ def _load_reply(reply: dict[str, Any]) -> tuple[dict[str, SymbolInfo], WorkerErr
         )
         symbols[info.name] = info
     error = reply["error"]
-    return symbols, (_error_from(error) if error is not None else None)
+    missing = tuple(_text(name) for name in reply.get("missing", ()))
+    left_out = tuple((int(row["line"]), _text(row["message"])) for row in reply.get("left_out", ()))
+    return symbols, (_error_from(error) if error is not None else None), missing, left_out
 
 
 def _module_infos(rows: list[dict[str, Any]]) -> list[ModuleInfo]:

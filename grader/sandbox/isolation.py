@@ -330,6 +330,9 @@ def _environment(limits: SandboxLimits | None, device: str, scratch: str) -> dic
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
+        # Plots drawn by the candidate's code go nowhere: a non-interactive backend, so
+        # plt.show() opens no window and needs no display (savefig lands in the scratch).
+        "MPLBACKEND": "Agg",
     }
     if device.startswith("cuda") and "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]

@@ -214,7 +214,15 @@ class Worker:
         self.module_names = frozenset(modules)
         self.recorder = recorder.Recorder(outcome.main)
         error = self._candidate_error(outcome.error) if outcome.error is not None else None
-        return {"symbols": loader.describe_symbols(outcome.main), "error": error}
+        return {
+            "symbols": loader.describe_symbols(outcome.main),
+            "error": error,
+            "missing": list(outcome.missing),
+            "left_out": [
+                {"line": s.line, "package": s.package, "message": s.message[:MESSAGE_CHARS]}
+                for s in outcome.left_out
+            ],
+        }
 
     def op_symbol(self, name: str) -> Keep:
         return Keep(self._lookup(name))

@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 REPORT_FILES = ("result.json", "scorecard.html", "junit.xml", "summary.md")
 NAMES = sorted([Path(n).stem for n in BAD_SUBMISSIONS] + ["mapped_typical", "untouched_handout"])
+GRADED = ["mapped_typical", "untouched_handout"]
+"""The rest could not be graded at all: not gradable, listed apart (grader.gradable)."""
 
 
 def result(batch: GradedBatch, name: str) -> dict:
@@ -44,6 +46,8 @@ def test_a_bad_submission_is_a_result_that_says_why(batch: GradedBatch, file_nam
     name, (_, why) = Path(file_name).stem, BAD_SUBMISSIONS[file_name]
     graded = result(batch, name)
     assert all(task["status"] in ("missing", "error") for task in graded["tasks"].values())
+    assert (graded["status"], graded["overall"]) == ("not_gradable", None)
+    assert graded["reason"]  # one sentence saying why, shown apart from the ranking
     scorecard = (batch.out / name / "scorecard.html").read_text(encoding="utf-8")
     assert why in " ".join(graded["errors"]) or why in scorecard, (
         f"{name}: the reason '{why}' is not reported"
@@ -139,8 +143,10 @@ def test_fail_under_sets_the_exit_status(
     run = grader(*batch.args, "--fail-under", threshold)  # every result is reused: no regrading
     assert run.returncode == status, run.stderr
     if status:
-        for name in NAMES:
+        for name in GRADED:
             assert f"{name}: overall" in run.stderr and "below --fail-under 100" in run.stderr
+        for name in set(NAMES) - set(GRADED):  # no grade cannot pass a gate
+            assert f"{name}: not gradable, below --fail-under 100" in run.stderr
 
 
 def test_report_re_renders_from_result_json(
@@ -179,8 +185,10 @@ def test_summary_merges_many_runs_into_one_leaderboard(
     for row in summary["submissions"]:  # links are relative to the leaderboard and lead somewhere
         assert (tmp_path / "leaderboard" / row["scorecard"]).resolve().is_file()
     ranking = [line for line in run.stdout.splitlines() if re.match(r"\s*\d+\.\s", line)]
-    assert len(ranking) == len(NAMES) + 1
+    assert len(ranking) == len(GRADED) + 1  # the not-gradable ones are listed apart
     assert ranking[0].lstrip().startswith("1.")
+    assert f"not gradable ({len(NAMES) - len(GRADED)}), not ranked:" in run.stdout
+    assert len(summary["submissions"]) + len(summary["not_gradable"]) == summary["count"]
     assert "merged into" in run.stdout
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -50,3 +51,15 @@ def test_the_example_submissions_and_the_seeds_are_clean() -> None:
             assert suspected_tampering(code) == [], path.name
             checked += 1
     assert checked >= 5
+
+
+def test_helper_modules_are_read_too_and_own_names_are_theirs() -> None:
+    helpers = [
+        SimpleNamespace(name="loader", file="loader.py", source="def batches():\n    return []\n"),
+        SimpleNamespace(name="utils", file="utils.py", source="import recorder\n"),
+    ]
+    found = suspected_tampering("import loader\nfrom utils import *\n", helpers)
+    assert found == ["utils.py, line 1: imports the worker's module 'recorder'"]
+    assert suspected_tampering("import loader\n") == [
+        "line 1: imports the worker's module 'loader'"
+    ]

@@ -106,6 +106,7 @@ def test_rlimits_and_a_scrubbed_environment(
         "OMP_NUM_THREADS",
         "MKL_NUM_THREADS",
         "OPENBLAS_NUM_THREADS",
+        "MPLBACKEND",
         "PWD",  # set by bwrap's --chdir
     }
     assert seen["environ"]["HOME"] == "/scratch" and seen["environ"]["OMP_NUM_THREADS"] == "1"
