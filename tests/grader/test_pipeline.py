@@ -108,10 +108,9 @@ handout = "handout.py"
 [[tasks]]
 id = "attention"
 title = "Scaled dot-product attention"
-suite = "attention"
+kind = "attention"
 symbols = ["attention"]
 aliases = ["sdpa"]
-options = { signature = "query, key, value, mask=None, dropout=None", dropout_kind = "module" }
 
 [[questions]]
 id = "why_scale"
