@@ -23,7 +23,7 @@ from grader import __version__
 from grader.assignment import BUILTIN_DIR, Assignment, AssignmentError, get
 from grader.config import CHECK_BUDGETS, GraderConfig, IntakeLimits
 from grader.paths import escape_reason, given_in, inside
-from grader.settings import NOT_A_GRADE
+from grader.settings import NOT_A_GRADE, describe
 
 if TYPE_CHECKING:
     from grader.result import SubmissionResult
@@ -128,7 +128,7 @@ def find_candidates(patterns: list[str]) -> tuple[list[Path], dict[Path, str]]:
                 for skip in skipped:
                     print(f"grader: skipped {skip.path}: {skip.reason}", file=sys.stderr)
                 for entry in entries:
-                    reason = entry.refused or escape_reason(entry.path, root)
+                    reason = escape_reason(entry.path, root) or entry.refused
                     found.append(entry.path)
                     if reason:
                         refused[entry.path.absolute()] = reason
@@ -455,10 +455,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
             + " ".join(args.folders)
         )
     summary = json.loads(Path(merged.summary).read_text(encoding="utf-8"))
+    mixed = summary.get("mixed_settings") or {}
     for row in summary["submissions"]:  # the leaderboard's own order, graded results only
+        shown = f"  [{describe(row['settings'])}]" if mixed and row.get("settings") else ""
         print(
             f"{row['rank']:>3}. {row['overall']:5.1f}  {row['tasks_passed']}/{row['tasks_graded']} tasks  "
-            f"{row['signature']:<9}  {row['name']}  ({row['result'].rsplit('/', 1)[0]})"
+            f"{row['signature']:<9}  {row['name']}  ({row['result'].rsplit('/', 1)[0]}){shown}"
         )
     apart = summary.get("not_gradable", [])
     if apart:

@@ -379,6 +379,7 @@ TRUST = TrustConfig()
 """The trust bounds in force (grader/signing.py, grader/report/merge.py)."""
 
 
+@dataclass(frozen=True)
 class IntakeLimits:
     """How a submission that is a folder or an archive is taken in (`grader.intake.units`,
     `grader.intake.archive`). An archive is untrusted input the grader itself unpacks, in

@@ -122,8 +122,14 @@ def shape_problem(result: SubmissionResult) -> str:
         return "'submission' needs text path, name, format and sha256"
     if not isinstance(result.assignment, str):
         return "'assignment' is not text"
+    status = getattr(result, "status", "graded")
+    if status not in ("graded", "not_gradable"):
+        return f"'status' must be graded or not_gradable, not {str(status)[:40]!r}"
     overall = result.overall
-    if not _number(overall) or not (math.isnan(overall) or 0 <= overall <= 100):
+    if status == "not_gradable":
+        if overall is not None:
+            return "a not-gradable result has no 'overall' grade (null)"
+    elif not _number(overall) or not (math.isnan(overall) or 0 <= overall <= 100):
         return f"'overall' must be a number from 0 to 100, not {str(result.overall)[:40]!r}"
     if not isinstance(result.tasks, dict) or not all(
         isinstance(t.status, str) and _number(t.score) for t in result.tasks.values()

@@ -220,7 +220,15 @@ def test_sign_refuses_to_launder_a_forged_result(runs: dict) -> None:
 
 def test_summary_marks_every_row_and_ranks_untrusted_ones_last(runs: dict) -> None:
     out = runs["root"] / "leaderboard"
-    done = grader("summary", str(runs["root"] / "runs"), "--out", str(out), env=runs["env"])
+    # Two assignments in one merge: their grades are listed together on purpose here.
+    done = grader(
+        "summary",
+        str(runs["root"] / "runs"),
+        "--mixed-settings",
+        "--out",
+        str(out),
+        env=runs["env"],
+    )
     runs["outputs"].append(done)
     assert done.returncode == 0, done.stderr
     rows = json.loads((out / "summary.json").read_text())["submissions"]
@@ -252,6 +260,7 @@ def test_summary_with_require_signed_merges_only_verified_results(runs: dict) ->
         "--out",
         str(out),
         "--require-signed",
+        "--mixed-settings",
         env=runs["env"],
     )
     runs["outputs"].append(done)
