@@ -396,7 +396,7 @@ def grade_batch(
         Job(p, n, out / n, refused.get(p, ""))
         for p, n in zip(paths, unique_names(paths), strict=True)
     ]
-    with output_lock(out), guard_output(out, [job.name for job in batch]):
+    with output_lock(out), guard_output(out, [job.name for job in batch if not job.refused]):
         if not force:
             check_settings(out, batch, recorded)
         display = Progress([job.name for job in batch], show_score, stream or sys.stderr)

@@ -18,8 +18,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from grader import kinds, scoring
+from grader.checks import mask_source
 from grader.checks.base import SuiteContext
+from grader.checks.masks import MaskStyle
 from grader.result import CheckResult
+from grader.sandbox import WorkerError
 
 
 def dependencies(run: SuiteContext, runs: Sequence[SuiteContext]) -> list[SuiteContext]:
@@ -65,7 +68,7 @@ def standing_in(run: SuiteContext, parts: Sequence[SuiteContext]) -> Iterator[No
     """Within the block, each of ``parts`` is a stand-in in the candidate's worker, speaking
     their mask convention; their own code is bound back after."""
     source = run.shared.get("mask_source")
-    style = getattr(source, "style", None)
+    style = getattr(source, "style", None) or understood_style(run)
     convention = style.convention if style is not None else "keep-bool"
     leading = len(style.leading) if style is not None else 0
     try:
@@ -74,6 +77,23 @@ def standing_in(run: SuiteContext, parts: Sequence[SuiteContext]) -> Iterator[No
         yield
     finally:
         run.worker.restore()
+
+
+def understood_style(run: SuiteContext) -> MaskStyle | None:
+    """When the candidate's masks were not identified (their mask function is the broken
+    part), the convention their own attention computes causal attention with: a stand-in
+    mask must speak it (an additive attention adds a boolean mask without masking)."""
+    shared = run.shared
+    if "understood_mask_style" not in shared:
+        attention_fn = run.symbol_of_kind("attention")
+        style = None
+        if attention_fn is not None:
+            try:
+                style = mask_source.probe(run.worker, attention_fn)
+            except WorkerError:
+                run.worker.restart()
+        shared["understood_mask_style"] = style
+    return shared["understood_mask_style"]
 
 
 def names(parts: Sequence[SuiteContext]) -> str:

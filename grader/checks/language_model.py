@@ -106,11 +106,11 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         ]
 
     def mask_for(length: int) -> torch.Tensor | None:
-        return (
-            None
-            if source is None or source.style is None
-            else source.mask(w, length, torch.float32)
-        )
+        # Their own mask function is called even when its masks were not identified as causal:
+        # graded with a stand-in (`grader.stand_ins`) the same name returns a correct mask.
+        if source is None or (source.style is None and source.function is None):
+            return None
+        return source.mask(w, length, torch.float32)
 
     def logits(src: torch.Tensor, masked: bool = True) -> torch.Tensor:
         mask = mask_for(src.shape[1]) if masked else None

@@ -19,7 +19,7 @@ SUBMISSIONS_DIR = Path(__file__).resolve().parents[2] / "submissions"
 README = SUBMISSIONS_DIR / "README.md"
 TASK_STATUSES = {"pass", "fail", "error", "missing"}
 FORMATS = {"ipynb", "py", "py-percent", "markdown", "notebook-text"}
-CHECK_LISTS = ("must_fail", "must_not_pass")
+CHECK_LISTS = ("must_fail", "must_not_pass", "fails_as_written")
 RULE_PREFIXES = ("opt.", "reuse.", "readability.", "ruff.", "quality.", "nb.")
 
 
@@ -54,7 +54,8 @@ def test_expectations_name_real_tasks_checks_and_rubric_points(name: str) -> Non
     assert set(spec["tasks"].values()) <= TASK_STATUSES
     checks = known_checks()
     for field in CHECK_LISTS:
-        assert set(spec[field]) <= checks, f"{field}: unknown {set(spec[field]) - checks}"
+        named = set(spec.get(field, ()))
+        assert named <= checks, f"{field}: unknown {named - checks}"
     for check in spec["must_fail"]:
         task = check.split(".")[0]
         assert spec["tasks"][task] != "pass", f"{check} cannot fail in a passing task"

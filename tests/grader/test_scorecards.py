@@ -53,6 +53,10 @@ def test_the_checks_that_must_fail_do_and_the_others_do_not(name: str, graded: d
         assert seen.get(check) in ("fail", "error"), f"{check}: {seen.get(check)}"
     for check in spec["must_not_pass"]:
         assert seen.get(check) != "pass", check
+    as_written = {c.name: c.status for t in result.tasks.values() for c in t.as_written}
+    for check in spec.get("fails_as_written", ()):
+        assert seen.get(check) == "pass", f"{check} in isolation: {seen.get(check)}"
+        assert as_written.get(check) in ("fail", "error"), f"{check} as written: {as_written}"
     passing_tasks = {t for t, status in spec["tasks"].items() if status == "pass"}
     unexpected = {
         c: s for c, s in seen.items() if c.split(".")[0] in passing_tasks and s in ("fail", "error")

@@ -114,6 +114,8 @@ def test_the_reference_passes_on_the_synthetic_corpus(tmp_path: Path) -> None:
         "mask_reaches_model": "pass",
         "targets_aligned": "pass",
         "modes": "pass",
+        "gradients_reset": "pass",
+        "clipped_before_step": "pass",
     }
     ours, baseline = run_of(result, "reference_loop"), run_of(result, "reference_model")
     # Learned from context: far below the unigram baseline, never below the entropy floor.

@@ -31,6 +31,7 @@ MAY_CATCH = [
     "encoder_block.deterministic_eval",
     "encoder_block.stochastic_train",
     "encoder_block.causal",
+    "encoder_block.every_parameter_matters",
     "causal_mask.causal",
     "causal_mask.attends_self",
     "causal_mask.length_one",

@@ -139,7 +139,10 @@ def test_without_bubblewrap_the_output_folder_is_hidden_and_symlinks_skipped(
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "refused" in run.stderr and "model_answer.py" in run.stderr
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["probe"]
+    # The link is not followed: its folder holds a not-gradable result saying why, no grade.
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["model_answer", "probe"]
+    refused = json.loads((out / "model_answer" / "result.json").read_text())
+    assert refused["overall"] is None and "symbolic link" in json.dumps(refused)
     result = json.loads((out / "probe" / "result.json").read_text())
     assert result["environment"]["sandbox"]["isolation"] == "rlimits-only"
     assert result["tasks"]["attention"]["status"] == "pass"  # listing the folder failed
