@@ -27,6 +27,7 @@ makes text *safe to carry*, the formats make it *inert where it lands*.
 from __future__ import annotations
 
 import re
+from typing import Any, TextIO
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -86,3 +87,25 @@ def _visible(match: re.Match[str]) -> str:
     if code <= 0xFF:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}"
+
+
+class CleanStream:
+    """A text stream that writes everything through `clean`: the console streams of the CLI
+    and of each grading process, so that no ``print`` anywhere (a file name, a result's
+    message, a traceback quoting the candidate) can write a raw escape sequence to the
+    interviewer's terminal or a CI log. Everything else is the wrapped stream's."""
+
+    def __init__(self, wrapped: TextIO) -> None:
+        self.wrapped = wrapped
+
+    def write(self, text: str) -> int:
+        return self.wrapped.write(clean(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+def raw_stream(stream: TextIO) -> TextIO:
+    """The stream under a `CleanStream`: for the progress display's own cursor movements,
+    whose text it cleans itself."""
+    return getattr(stream, "wrapped", stream)

@@ -4,13 +4,22 @@ again when cleaned twice (a re-rendered report must not change)."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.text import clean, one_line, replace_surrogates, surrogate_count, truncate
+from grader.text import (
+    CleanStream,
+    clean,
+    one_line,
+    raw_stream,
+    replace_surrogates,
+    surrogate_count,
+    truncate,
+)
 
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """What no cleaned text may hold: C0 but tab and newline, DEL, C1, bidirectional overrides."""
@@ -85,3 +94,11 @@ def test_cleaned_text_is_writable_visible_bounded_and_stable(text: str, limit: i
     assert clean(cleaned, limit) == cleaned  # idempotent: re-rendering changes nothing
     if len(text) <= limit and not RAW_CONTROL.search(text) and not surrogate_count(text):
         assert cleaned == text  # ordinary text is never altered
+
+
+def test_a_clean_stream_writes_what_print_gives_it_cleaned() -> None:
+    target = io.StringIO()
+    stream = CleanStream(target)
+    print("name \x1b]0;title\x07 \ud83d", file=stream)
+    assert target.getvalue() == "name \u241b]0;title\u2407 \ufffd\n"
+    assert stream.isatty() is False and raw_stream(stream) is target
