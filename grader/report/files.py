@@ -18,6 +18,7 @@ from typing import Any
 from grader.bounded import bounded
 from grader.config import TRUST, TrustConfig
 from grader.result import SCHEMA_VERSION, SubmissionResult
+from grader.text import surrogate_count
 
 
 class ReportError(ValueError):
@@ -42,8 +43,13 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 
 def dump_json(data: Any) -> str:
-    """Strict JSON (no NaN literals: `to_jsonable` already spelled them as strings)."""
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """Strict JSON (no NaN literals: `to_jsonable` already spelled them as strings). Data read
+    from someone else's file may hold a lone surrogate (a legal ``\\ud83d`` escape) that UTF-8
+    cannot encode: then every non-ASCII character is written as an escape, the same data."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    if surrogate_count(text):
+        text = json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False)
+    return text + "\n"
 
 
 def read_json(path: Path | str, trust: TrustConfig = TRUST) -> Any:

@@ -21,7 +21,9 @@ import pytest
 from grader.bounded import TRUNCATED, bounded
 from grader.config import ReportLimits
 from grader.report import load_result, render_markdown, render_scorecard, write_reports
+from grader.report.merge import merge
 from grader.result import Finding, SubmissionResult
+from grader.signing import Keys
 
 from .fixtures import HOSTILE, hostile_result
 from .page import Page
@@ -165,3 +167,23 @@ def test_a_hand_edited_result_is_cleaned_when_read_back(
     loaded = load_result(path)
     assert loaded.submission.name == "\u241b]0;owned\u2407name\ufffd"
     assert "\x1b" not in loaded.errors[0]
+
+
+def test_summary_merges_a_result_whose_text_python_cannot_write(
+    graded: SubmissionResult, tmp_path: Path
+) -> None:
+    """A result.json made by hand with a lone surrogate escape and terminal escapes: merged,
+    its copy kept as the same data (a signature over it stays checkable), its rows clean."""
+    data = graded.to_dict()
+    data["submission"]["name"] = "cand\ud83d\x1b[2J"
+    data["errors"] = ["\ud83d boom \x1b]0;title\x07"]
+    (tmp_path / "in" / "cand").mkdir(parents=True)
+    (tmp_path / "in" / "cand" / "result.json").write_text(json.dumps(data), encoding="ascii")
+    merged = merge([tmp_path / "in"], tmp_path / "board", Keys())
+    assert not merged.skipped and len(merged.rows) == 1
+    (copy,) = (tmp_path / "board").rglob("result.json")
+    assert json.loads(copy.read_text(encoding="utf-8")) == data
+    for page in (tmp_path / "board").rglob("*.html"):
+        assert not RAW_CONTROL.search(page.read_text(encoding="utf-8"))
+    summary = json.loads(merged.summary.read_text(encoding="utf-8"))
+    assert summary["submissions"][0]["name"] == "cand\ufffd\u241b[2J"
