@@ -560,7 +560,7 @@ def cmd_assignments(args: argparse.Namespace) -> int:
         for question in assignment.questions:
             print(f"  question:{question.id:<14} {question.prompt[:70]}")
     for error in errors:
-        print(f"grader: error: {clean(error, 2000)}", file=sys.stderr)
+        print(f"grader: error: {error}", file=sys.stderr)
     return EXIT_USAGE if errors else EXIT_OK
 
 
