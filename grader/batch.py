@@ -24,7 +24,13 @@ a pool whose process dies breaks every job still queued on it.
   children ignore SIGINT and are terminated here, their sandboxes die with them, and
   finished results stay on disk. A child also exits if this process disappears.
 * **Progress.** On a terminal, a table redrawn in place; otherwise one line per submission
-  started, resumed or finished, on stderr.
+  started, resumed or finished, on stderr. Every text from a result passes
+  `grader.text.one_line` first, and each grading process writes through
+  `grader.text.CleanStream`: a candidate's exception message never writes its terminal
+  escapes (window title, clear screen, hyperlinks, colours) to the interviewer's terminal.
+* **Names.** Each submission's folder name is unique in the batch (compared without case,
+  for case-insensitive file systems) and never one of the batch's own outputs
+  (`BATCH_OUTPUTS`): a file named ``summary.json.py`` gets ``summary.json-2/``.
 """
 
 from __future__ import annotations
@@ -49,12 +55,18 @@ from typing import Any, TextIO
 
 from grader import settings as run_settings
 from grader.assignment import Assignment
+from grader.bounded import bounded
 from grader.config import GraderConfig
 from grader.gradable import not_gradable
 from grader.intake.units import unit_digest, unit_name
+from grader.report.batch import INDEX_FILE, SUMMARY_FILE
 from grader.result import SubmissionResult
+from grader.text import CleanStream, one_line, raw_stream
 
 LOCK_FILE = ".grader.lock"
+BATCH_OUTPUTS = (SUMMARY_FILE, INDEX_FILE, LOCK_FILE)
+"""Everything a batch writes at the top of its output folder, which no submission's folder
+may be named: a new top-level output must be added here."""
 ALL_FORMATS = ("html", "json", "junit", "markdown")
 CHILD_MARGIN_S = 120.0
 """Time a grading process gets beyond its sandbox's own limits (imports, reports), after
@@ -198,13 +210,16 @@ def code_digest(root: Path = PROJECT_DIR) -> str:
 
 def unique_names(paths: list[Path]) -> list[str]:
     """One output folder name per path (``typical``, ``typical-2``, ...), stable across runs:
-    a file's stem, a folder's name, an archive's name without its suffix."""
+    a file's stem, a folder's name, an archive's name without its suffix; never a batch
+    output's name, never another submission's, whatever the case."""
     names: list[str] = []
+    taken = {name.casefold() for name in BATCH_OUTPUTS}
     for path in paths:
         name, n = unit_name(path), 2
-        while name in names:
+        while name.casefold() in taken:
             name, n = f"{unit_name(path)}-{n}", n + 1
         names.append(name)
+        taken.add(name.casefold())
     return names
 
 
@@ -277,6 +292,7 @@ def complete_reports(result: SubmissionResult, folder: Path, formats: tuple[str,
 def _grade_in_child(job: Job, settings: Settings, events: Connection) -> None:
     """Grade one submission and write its reports; progress goes up ``events``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
+    sys.stdout, sys.stderr = CleanStream(sys.stdout), CleanStream(sys.stderr)  # a traceback too
     _exit_with_parent(os.getppid())
     from grader.assignment import load
     from grader.pipeline import grade_submission
@@ -309,7 +325,7 @@ def _grade_in_child(job: Job, settings: Settings, events: Connection) -> None:
         },
     )
     progress("writing reports")
-    write_reports(result, job.folder, formats=settings.formats)
+    write_reports(result, job.folder, formats=settings.formats, limits=settings.config.reports)
     events.close()
 
 
@@ -344,7 +360,7 @@ def _child_died(job: Job, assignment: Assignment, settings: Settings, why: str) 
     fingerprint, so that a rerun tries it again."""
     from grader.report import write_reports
 
-    result = _not_graded(job, assignment, settings, why)
+    result = bounded(_not_graded(job, assignment, settings, why))
     try:
         write_reports(result, job.folder, formats=settings.formats)
     except Exception:  # noqa: BLE001 - a renderer bug: keep at least the result itself
@@ -517,7 +533,7 @@ class Progress:
     def __init__(self, names: list[str], show_score: bool, stream: TextIO) -> None:
         self.names = names
         self.show_score = show_score
-        self.stream = stream
+        self.stream = raw_stream(stream)  # its cursor movements must reach the terminal
         self.tty = stream.isatty()
         self.state = {n: "waiting" for n in names}
         self.done = 0
@@ -550,7 +566,7 @@ class Progress:
         elapsed = time.monotonic() - self.started_at
         self.stream.write(f"\x1b[2Kgrading: {self.done}/{len(self.names)} done, {elapsed:.0f} s\n")
         for n in self.names:
-            self.stream.write(f"\x1b[2K  {n:<{width}}  {self.state[n]}\n")
+            self.stream.write(f"\x1b[2K  {one_line(n):<{width}}  {one_line(self.state[n])}\n")
         self.drawn = len(self.names) + 1
         self.stream.flush()
 
@@ -564,11 +580,13 @@ class Progress:
         for r in graded:
             grade = f"overall {r.overall:5.1f}  " if self.show_score else ""
             tasks = " ".join(f"{t.id}:{t.status}" for t in r.tasks.values())
-            print(f"{r.submission.name:<{width}}  {grade}{tasks}")
+            print(one_line(f"{r.submission.name:<{width}}  {grade}{tasks}", 1000))
         if apart:
             print(f"not gradable ({len(apart)}), not ranked:")
         for r in apart:
-            print(f"{r.submission.name:<{width}}  not gradable: {_one_line(r.reason)}")
+            print(
+                one_line(f"{r.submission.name:<{width}}  not gradable: {one_line(r.reason)}", 1000)
+            )
         smoke = [r for r in results if r.environment.get("budget") == "smoke"]
         if smoke:
             print(f"note: {run_settings.NOT_A_GRADE}")
@@ -579,19 +597,14 @@ class Progress:
 
     def line(self, text: str) -> None:
         if not self.tty:
-            self.stream.write(f"[{self.done}/{len(self.names)}] {text}\n")
+            self.stream.write(f"[{self.done}/{len(self.names)}] {one_line(text)}\n")
             self.stream.flush()
 
     def verdict(self, result: SubmissionResult) -> str:
         if not result.gradable:
-            return "not gradable: " + _one_line(result.reason or "; ".join(result.errors))
+            return "not gradable: " + one_line(result.reason or "; ".join(result.errors))
         if result.errors and all(t.status in ("error", "missing") for t in result.tasks.values()):
-            return "error: " + _one_line(result.errors[0])
+            return "error: " + one_line(result.errors[0])
         passed = sum(t.status == "pass" for t in result.tasks.values())
         score = f"overall {result.overall:.1f}, " if self.show_score else ""
         return f"{score}{passed}/{len(result.tasks)} tasks pass"
-
-
-def _one_line(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return first[:300]

@@ -6,6 +6,11 @@ Exit status (DESIGN.md): 0 when graded (and at or above ``--fail-under`` when gi
 code did not load), 2 for a usage or input error (a bad option, a missing file, an unknown
 assignment, an output folder another run is writing into), 130 when interrupted (Ctrl-C or
 SIGTERM; finished results are kept and a rerun resumes).
+
+Nothing from a submission or a result reaches the console raw: ``main`` writes through
+`grader.text.CleanStream` (control characters made visible, lone surrogates replaced), so a
+candidate's exception message or file name cannot drive the interviewer's terminal or a CI
+log, whatever prints it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from grader.assignment import BUILTIN_DIR, Assignment, AssignmentError, get
 from grader.config import CHECK_BUDGETS, GraderConfig, IntakeLimits
 from grader.paths import escape_reason, given_in, inside
 from grader.settings import NOT_A_GRADE, describe
+from grader.text import CleanStream
 
 if TYPE_CHECKING:
     from grader.result import SubmissionResult
@@ -826,6 +832,15 @@ def _terminated(signum: int, frame: object) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CleanStream(sys.stdout), CleanStream(sys.stderr)  # see grader.text
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)  # exits 2 itself on a malformed command line
     signal.signal(signal.SIGTERM, _terminated)
     try:

@@ -411,6 +411,68 @@ class IntakeLimits:
 
 
 @dataclass(frozen=True)
+class ReportLimits:
+    """How much of what a submission or a worker says a result and its reports keep.
+
+    A notebook with 5,000 extra cells made a 14 MB scorecard, a 200,000-line string
+    constant a 35 MB one: a page that size is slow to open, to attach, to upload as a CI
+    artifact. Every string from the candidate is cut at a per-field limit and every list at
+    an item limit (`grader.bounded`), each cut saying what it left out; a report that still
+    comes out above ``report_bytes`` is rendered again with every limit halved, so no report
+    file exceeds it whatever the input."""
+
+    field_chars: int = 20_000
+    """Characters kept of any one string (an answer, a message, a traceback): a long essay
+    answer is a few thousand characters, a worker's message is cut at 2,000 already."""
+    message_chars: int = 2_000
+    """Characters of one message in the JUnit file and the Markdown summary, which are read
+    in CI pages one line per check: the scorecard and result.json keep the rest."""
+    items: int = 300
+    """Entries kept of any one list (findings, skipped statements, losses the candidate
+    printed, notebook facts): ten times what a real submission produces."""
+    depth: int = 12
+    """Levels of nested dicts and lists kept in the free-form parts of a result (intake,
+    environment, counterexamples): the grader writes at most four."""
+    source_chars: int = 1_000_000
+    """Characters of the extracted source kept in result.json: the longest real submission
+    seen here is ~40,000; a megabyte of code is data pasted into a cell."""
+    source_lines: int = 20_000
+    """Lines of the extracted source kept in result.json (with the lines the candidate
+    wrote among them)."""
+    shown_source_chars: int = 150_000
+    """Characters of source the scorecard shows, highlighted (each character can become a
+    ~25-byte span, so this is the part of the page the budget depends on); the rest is
+    announced with a link to result.json."""
+    shown_source_lines: int = 5_000
+    """Lines of source the scorecard shows."""
+    line_chars: int = 1_000
+    """Characters shown of one source line on the scorecard (a minified line or a data
+    literal on one line is cut, with a note)."""
+    report_bytes: int = 4_000_000
+    """Largest report file (scorecard, result.json, JUnit, Markdown): under the 5 MB that
+    mail servers, CI artifact viewers and browsers handle without trouble."""
+
+    def scaled(self, factor: float) -> ReportLimits:
+        """Every size limit multiplied by ``factor`` (at least 1); ``depth`` and
+        ``report_bytes`` stay."""
+        sizes = {
+            name: max(1, int(getattr(self, name) * factor))
+            for name in self.__dataclass_fields__
+            if name not in ("depth", "report_bytes")
+        }
+        return replace(self, **sizes)
+
+
+DEFAULT_REPORT_LIMITS = ReportLimits()
+"""The default report limits, for functions called outside a grading run (``grader report``)."""
+
+NOTEBOOK_MAX_DEPTH = 100
+"""Nesting levels of a notebook's JSON that intake parses; deeper values are dropped (and the
+submission told). nbformat itself nests six levels, widget state a dozen more; Python's JSON
+parser raises RecursionError near 1,000, which crashed intake on metadata nested 100,000 deep."""
+
+
+@dataclass(frozen=True)
 class GraderConfig:
     """All settings of one grading run."""
 
@@ -431,6 +493,7 @@ class GraderConfig:
     answers: AnswerConfig = field(default_factory=AnswerConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     intake: IntakeLimits = field(default_factory=IntakeLimits)
+    reports: ReportLimits = field(default_factory=ReportLimits)
     training_override: TrainingBudget | None = None
     """Replaces the budget's training size (steps, curve resolution, time limit), for a run
     longer than ``full`` on a fast GPU or a deliberately short one; None = the budget's."""

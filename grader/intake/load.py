@@ -2,7 +2,8 @@
 
 `load_submission` never raises on what a file contains: an empty, binary, oversized,
 mis-encoded or damaged file becomes a `Submission` whose ``errors`` say what was lost and
-whose cells hold whatever could still be read. Only a path that is not a readable file
+whose cells hold whatever could still be read. Should a parser still fail on some input
+nobody foresaw, that failure is the submission's error too, never the grader's. Only a path that is not a readable file
 raises (``OSError``), since that is the caller's mistake, not the candidate's.
 
 Formats are detected from the content first and the file name second, in this order:
@@ -96,7 +97,11 @@ def parse_bytes(data: bytes, *, path: str, name: str, suffix: str = "") -> Submi
         empty = "the file is empty: there is nothing to grade"
         fmt = _SUFFIX_FORMAT.get(suffix, "py")
         return replace(unread, format=fmt, errors=(empty,), notes=tuple(notes), encoding=encoding)
-    reading = _read(text, suffix)
+    try:
+        reading = _read(text, suffix)
+    except Exception as exc:  # noqa: BLE001 - the file's problem, said in its report (RecursionError too)
+        what = f"{type(exc).__name__}: {str(exc)[:200]}"
+        reading = _Reading("unreadable", [], [f"the file could not be read ({what})"])
     if not any(c.has_code for c in reading.cells):
         reading.errors.append("no code found in the submission: only prose can be graded")
     return replace(

@@ -3,6 +3,12 @@
 Each parser takes decoded text and returns the cells plus the problems it met; none of
 them raises on malformed input, because a damaged submission is still graded on whatever
 can be read from it.
+
+A notebook's JSON is the one format that can hold what Python cannot carry: a string escape
+of a lone UTF-16 surrogate (``"\\ud83d"``), which made a code cell unparseable and a written
+answer unwritable, and nesting deep enough (cell metadata 100,000 levels deep) to exhaust
+the JSON parser's recursion. Lone surrogates become U+FFFD and values nested deeper than
+`grader.config.NOTEBOOK_MAX_DEPTH` are dropped, each with a word to the candidate.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from grader.config import NOTEBOOK_MAX_DEPTH
 from grader.intake.printed import (
     explained,
     is_value_display,
@@ -21,6 +28,7 @@ from grader.intake.printed import (
     templates_of,
 )
 from grader.intake.submission import Cell, CellKind, has_code
+from grader.text import replace_surrogates, surrogate_count
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _PERCENT = re.compile(r"^# ?%%(.*)$")
@@ -29,6 +37,8 @@ _SCRIPT_MARKER = re.compile(r"^# ?In\[\s*(\d*)\s*\]:?\s*$")  # `jupyter nbconver
 # string that (for backticks) has no backtick, so "```x``` is inline code" is not a fence.
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
 _PYTHON_INFO = {"python", "py", "python3", "ipython", "ipython3", "pycon", "{python}"}
+# A JSON string (unrolled: no backtracking on long strings) or a bracket.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 # --- .ipynb --------------------------------------------------------------------------------------
@@ -37,22 +47,78 @@ _PYTHON_INFO = {"python", "py", "python3", "ipython", "ipython3", "pycon", "{pyt
 def parse_ipynb(text: str) -> tuple[list[Cell], list[str], list[str]]:
     """Cells of a notebook's JSON, with (errors, notes). Invalid JSON is reported with its
     line and column, and every cell object that is still whole is recovered from it."""
+    errors: list[str] = []
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        error = f"invalid notebook JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    except RecursionError:
+        text, dropped = drop_deep_values(text, NOTEBOOK_MAX_DEPTH)
+        errors.append(
+            f"the notebook's JSON nests deeper than {NOTEBOOK_MAX_DEPTH} levels: {dropped} "
+            "value(s) nested deeper (cell metadata, most likely) were dropped unread"
+        )
+        return _parse_shallow(text, errors)
+    except json.JSONDecodeError:
+        pass
+    else:
+        return _from_notebook(data, errors)
+    return _parse_shallow(drop_deep_values(text, NOTEBOOK_MAX_DEPTH)[0], errors)
+
+
+def _parse_shallow(text: str, errors: list[str]) -> tuple[list[Cell], list[str], list[str]]:
+    """`parse_ipynb` of JSON nested at most `NOTEBOOK_MAX_DEPTH` levels deep."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = (
+            f" at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ": nested too deep"
+        )
         salvaged = _salvage_cells(text)
         note = f"recovered {len(salvaged)} intact cell(s) from the damaged notebook"
-        return _notebook_cells(salvaged), [error], [note]
+        cells, surrogates = _notebook_cells(salvaged)
+        return cells, [*errors, f"invalid notebook JSON{where}"], [note, *surrogates]
+    return _from_notebook(data, errors)
+
+
+def _from_notebook(data: Any, errors: list[str]) -> tuple[list[Cell], list[str], list[str]]:
+    """The cells of decoded notebook JSON."""
     if not isinstance(data, dict):
-        return [], ["the notebook's JSON is not an object"], []
+        return [], [*errors, "the notebook's JSON is not an object"], []
     raw = _raw_cells(data)
     if raw is None:
-        return [], ["the JSON has no list of cells: not a Jupyter notebook"], []
+        return [], [*errors, "the JSON has no list of cells: not a Jupyter notebook"], []
     notes = [
         f"Jupyter notebook, nbformat {data.get('nbformat', '?')}.{data.get('nbformat_minor', '?')}"
     ]
-    return _notebook_cells(raw), [], notes
+    cells, surrogates = _notebook_cells(raw)
+    return cells, errors, notes + surrogates
+
+
+def drop_deep_values(text: str, limit: int) -> tuple[str, int]:
+    """(``text`` with every JSON array or object nested deeper than ``limit`` levels replaced
+    by ``null``, how many were replaced). Works on damaged JSON too: it only follows strings
+    and brackets, and an unclosed value runs to the end of the text."""
+    out: list[str] = []
+    kept_from, skip_from, depth, dropped = 0, -1, 0, 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        if token in "[{":
+            depth += 1
+            if depth == limit + 1:
+                skip_from = match.start()
+            continue
+        if depth == limit + 1 and skip_from >= 0:
+            out += [text[kept_from:skip_from], "null"]
+            kept_from, skip_from, dropped = match.end(), -1, dropped + 1
+        depth = max(0, depth - 1)
+    if skip_from >= 0:
+        out += [text[kept_from:skip_from], "null"]
+        kept_from, dropped = len(text), dropped + 1
+    out.append(text[kept_from:])
+    return "".join(out), dropped
 
 
 def _raw_cells(data: dict[str, Any]) -> list[Any] | None:
@@ -84,8 +150,10 @@ def _salvage_cells(text: str) -> list[dict[str, Any]]:
     return cells
 
 
-def _notebook_cells(raw: list[Any]) -> list[Cell]:
+def _notebook_cells(raw: list[Any]) -> tuple[list[Cell], list[str]]:
+    """The cells, with lone surrogates replaced, and a note when there were any."""
     cells = []
+    lone = 0
     for item in raw:
         if not isinstance(item, dict):
             continue
@@ -93,17 +161,22 @@ def _notebook_cells(raw: list[Any]) -> list[Cell]:
         source = _text(item.get("source", item.get("input", "")))
         count = item.get("execution_count", item.get("prompt_number"))
         outputs, stdout = _outputs(item.get("outputs", []))
+        lone += surrogate_count(source) + surrogate_count(outputs)
         cells.append(
             Cell(
                 index=len(cells),
                 kind=kind,
-                source=source,
+                source=replace_surrogates(source),
                 execution_count=count if isinstance(count, int) else None,
-                outputs=outputs,
-                stdout=stdout if kind == "code" else None,
+                outputs=replace_surrogates(outputs),
+                stdout=replace_surrogates(stdout) if kind == "code" else None,
             )
         )
-    return cells
+    note = (
+        f"{lone} lone UTF-16 surrogate escape(s) (such as \\ud83d without its pair) replaced "
+        "by U+FFFD: Python can neither run nor write them"
+    )
+    return cells, [note] if lone else []
 
 
 def _outputs(raw: Any) -> tuple[str, str]:

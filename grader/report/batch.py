@@ -20,11 +20,19 @@ from typing import Any
 from urllib.parse import quote
 
 from grader import settings as run_settings
+from grader.bounded import bounded
 from grader.report.facts import CRITERIA, isolation_warning, tasks_passed, training_verdict
 from grader.report.files import atomic_write_text, dump_json
 from grader.report.html import render_index
 from grader.result import SCHEMA_VERSION, SubmissionResult, to_jsonable
 from grader.signing import Verification
+from grader.text import clean
+
+SUMMARY_FILE = "summary.json"
+INDEX_FILE = "index.html"
+
+SIGNED_CHARS = 500
+"""Characters kept of a signature's reason and of the repository and commit it vouches for."""
 
 TRAINING_RANK = {"pass": 3, "fail": 2, "error": 1, "missing": 0, "not run": -1}
 """Order of training verdicts when the batch page sorts by them: best first when descending."""
@@ -35,9 +43,10 @@ graded by this grader, whose results are its own)."""
 
 def relative_url(target: Path, start: Path) -> str:
     """A URL for ``target`` relative to the folder ``start``, with every path segment
-    percent-encoded (a submission's name is the candidate's file name: any character)."""
+    percent-encoded (a submission's name is the candidate's file name: any character, even
+    bytes that are not UTF-8, which Python holds as lone surrogates and quotes as the bytes)."""
     relative = Path(os.path.relpath(target.resolve(), start.resolve()))
-    return "/".join(quote(part) for part in relative.parts)
+    return "/".join(quote(part, errors="surrogateescape") for part in relative.parts)
 
 
 def summary_row(
@@ -68,10 +77,16 @@ def summary_row(
         "scorecard": relative_url(folder / "scorecard.html", out_dir),
         "result": relative_url(folder / "result.json", out_dir),
         "signature": check.status if check is not None else None,
-        "signature_reason": check.reason if check is not None else None,
-        "repository": signed.get("repository"),
-        "commit": signed.get("commit"),
+        "signature_reason": clean(check.reason, SIGNED_CHARS) if check is not None else None,
+        "repository": _cleaned(signed.get("repository")),
+        "commit": _cleaned(signed.get("commit")),
     }
+
+
+def _cleaned(value: Any) -> Any:
+    """A signed provenance field, cleaned: the signature vouches for who wrote it, not for
+    what a repository name may hold."""
+    return clean(value, SIGNED_CHARS) if isinstance(value, str) else value
 
 
 def write_batch(
@@ -88,11 +103,13 @@ def write_batch(
     name (the order a reader wants without JavaScript) and numbered; not-gradable rows follow
     apart, by name. ``settings`` are the run's (`grader.settings.of_run`); without them
     (``grader summary``) the results' own settings are shown, as one line when they agree.
+    Each result is bounded first (`grader.bounded`), whoever wrote it.
     """
     out_dir = Path(out_dir)
+    results = [(bounded(result), Path(folder)) for result, folder in results]
     checks_or_none = checks if checks is not None else [None] * len(results)
     rows = [
-        summary_row(result, Path(folder), out_dir, check)
+        summary_row(result, folder, out_dir, check)
         for (result, folder), check in zip(results, checks_or_none, strict=True)
     ]
     graded = [row for row in rows if row["status"] == "graded"]
@@ -110,7 +127,7 @@ def write_batch(
     common = settings or (rows[0]["settings"] if rows and not mixed else None)
     warnings = sorted({w for result, _ in results if (w := isolation_warning(result))})
     summary = atomic_write_text(
-        out_dir / "summary.json",
+        out_dir / SUMMARY_FILE,
         dump_json(
             to_jsonable(
                 {
@@ -134,7 +151,7 @@ def write_batch(
         mixed_keys=list(mixed),
         smoke=any(run_settings.is_smoke(row["settings"]) for row in rows),
     )
-    index = atomic_write_text(out_dir / "index.html", page)
+    index = atomic_write_text(out_dir / INDEX_FILE, page)
     return summary, index
 
 

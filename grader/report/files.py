@@ -15,8 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from grader.bounded import bounded
 from grader.config import TRUST, TrustConfig
 from grader.result import SCHEMA_VERSION, SubmissionResult
+from grader.text import surrogate_count
 
 
 class ReportError(ValueError):
@@ -41,13 +43,13 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 
 def dump_json(data: Any) -> str:
-    """Strict JSON (no NaN literals: `to_jsonable` already spelled them as strings)."""
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def write_result(result: SubmissionResult, path: Path) -> Path:
-    """Write ``result.json``."""
-    return atomic_write_text(path, dump_json(result.to_dict()))
+    """Strict JSON (no NaN literals: `to_jsonable` already spelled them as strings). Data read
+    from someone else's file may hold a lone surrogate (a legal ``\\ud83d`` escape) that UTF-8
+    cannot encode: then every non-ASCII character is written as an escape, the same data."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    if surrogate_count(text):
+        text = json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False)
+    return text + "\n"
 
 
 def read_json(path: Path | str, trust: TrustConfig = TRUST) -> Any:
@@ -87,7 +89,11 @@ def json_depth(data: Any) -> int:
 
 def load_result(path: Path | str) -> SubmissionResult:
     """Read a ``result.json`` back into a `SubmissionResult`, refusing other schema majors
-    and results whose fields have the wrong types (see `result_from_data`)."""
+    and results whose fields have the wrong types (see `result_from_data`).
+
+    The result comes back bounded (`grader.bounded`): a file edited by hand, or written by
+    an older grader, passes the same text boundary as a fresh result before anything (a
+    report, the console, a leaderboard) shows it."""
     return result_from_data(read_json(path), Path(path))
 
 
@@ -107,7 +113,10 @@ def result_from_data(data: Any, path: Path) -> SubmissionResult:
     problem = shape_problem(result)
     if problem:
         raise ReportError(f"{path}: malformed result: {problem}")
-    return result
+    try:
+        return bounded(result)
+    except (TypeError, ValueError) as exc:  # e.g. line numbers that are not numbers
+        raise ReportError(f"{path}: malformed result: {exc}") from exc
 
 
 def _number(value: Any) -> bool:

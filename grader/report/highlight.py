@@ -53,11 +53,13 @@ def highlight_lines(
     source: str,
     candidate_lines: tuple[int, ...] = (),
     findings_by_line: dict[int, tuple[int, ...]] | None = None,
+    line_chars: int | None = None,
 ) -> list[CodeLine]:
     """Highlight ``source`` and return one `CodeLine` per line.
 
     ``candidate_lines`` empty means the grader could not tell handout from candidate, so no
-    line is greyed. ``findings_by_line`` maps a line to the numbers of its findings.
+    line is greyed. ``findings_by_line`` maps a line to the numbers of its findings. A line
+    longer than ``line_chars`` is cut there, with a note of how much is not shown.
     """
     count = len(source_lines(source))
     if not count:
@@ -79,12 +81,27 @@ def highlight_lines(
     return [
         CodeLine(
             number=n,
-            pieces=tuple(row),
+            pieces=_cut(row, line_chars),
             candidate=not written or n in written,
             findings=findings_by_line.get(n, ()),
         )
         for n, row in enumerate(rows[:count], start=1)
     ]
+
+
+def _cut(row: list[tuple[str, str]], limit: int | None) -> tuple[tuple[str, str], ...]:
+    """A line's pieces up to ``limit`` characters, then a note of the characters cut."""
+    length = sum(len(text) for _, text in row)
+    if limit is None or length <= limit:
+        return tuple(row)
+    kept: list[tuple[str, str]] = []
+    room = limit
+    for css, text in row:
+        if room <= 0:
+            break
+        kept.append((css, text[:room]))
+        room -= len(text[:room])
+    return (*kept, ("c", f"  ... ({length - limit:,} more characters on this line)"))
 
 
 def _css_class(token: _TokenType) -> str:

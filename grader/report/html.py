@@ -1,11 +1,12 @@
 """HTML pages from the Jinja2 templates in ``templates/``, with autoescaping on.
 
 The candidate controls their code, their exceptions' messages and their printed output, and
-all of it reaches these pages; autoescaping makes every ``{{ value }}`` text, never markup.
-The only strings passed through unescaped (`Markup`) are our own: Pygments' style sheet and
-the batch page's sort script. A Content-Security-Policy in each page is the second fence:
-the scorecard runs no script at all and loads nothing from the network, and the batch page
-runs only its own inline script, allowed by its SHA-256 hash.
+all of it reaches these pages, cleaned and bounded first (`grader.bounded`); autoescaping
+then makes every ``{{ value }}`` text, never markup. The only strings passed through
+unescaped (`Markup`) are our own: Pygments' style sheet and the batch page's sort script.
+A Content-Security-Policy in each page is the second fence: the scorecard runs no script at
+all and loads nothing from the network, and the batch page runs only its own inline
+script, allowed by its SHA-256 hash.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from grader.bounded import bounded
+from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import CRITERIA, format_number, format_value, resolution
 from grader.report.highlight import style_sheet
 from grader.report.view import scorecard_context
@@ -47,11 +50,16 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_scorecard(result: SubmissionResult, signature: Verification | None = None) -> str:
-    """The self-contained scorecard page of one graded submission. ``signature``: the check
-    of the result file it was rendered from (``grader report``, ``grader summary``); a page
-    from a result that is not verified carries a banner saying so."""
-    context = scorecard_context(result)
+def render_scorecard(
+    result: SubmissionResult,
+    signature: Verification | None = None,
+    limits: ReportLimits = DEFAULT_REPORT_LIMITS,
+) -> str:
+    """The self-contained scorecard page of one graded submission, from the result bounded
+    by ``limits`` (which also cap the source shown). ``signature``: the check of the result
+    file it was rendered from (``grader report``, ``grader summary``); a page from a result
+    that is not verified carries a banner saying so."""
+    context = scorecard_context(bounded(result, limits), limits)
     context["pygments_css"] = Markup(style_sheet(".code"))
     context["signature"] = signature
     return environment().get_template("scorecard.html.j2").render(context)

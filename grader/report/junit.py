@@ -2,9 +2,12 @@
 
 CI systems (GitLab, Jenkins, GitHub test reporters) show JUnit failures inline, so a
 failing check appears with its message and counterexample where reviewers already look.
-The XML is built with ``xml.etree`` so every candidate string is escaped by construction;
-characters XML 1.0 cannot carry at all (NUL, terminal escape codes from a candidate's
-output) are replaced first, or the file would not parse.
+The XML is built with ``xml.etree`` so every candidate string is escaped by construction
+(``]]>`` included: it is text, never a CDATA section). The result is bounded first
+(`grader.bounded`: control characters made visible, lone surrogates replaced), and whatever
+XML 1.0 still cannot carry (U+FFFE, U+FFFF) is replaced, or the file would not parse. A
+failure's ``message`` attribute is cut at ``ReportLimits.message_chars``; its body keeps
+the field.
 
 Besides the task checks: each training run is a test case of the ``training`` suite, each
 written answer one of ``written_answers``, and the ``submission`` suite holds the sandbox's
@@ -21,8 +24,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from grader.bounded import bounded
+from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import format_value, isolation_warning
 from grader.result import CheckResult, SubmissionResult, TaskResult, TrainingRun, WrittenAnswer
+from grader.text import truncate
 
 # Everything outside XML 1.0's Char production (tab, newline and carriage return are allowed).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -43,8 +49,9 @@ class Case:
     time_s: float = 0.0
 
 
-def render_junit(result: SubmissionResult) -> str:
+def render_junit(result: SubmissionResult, limits: ReportLimits = DEFAULT_REPORT_LIMITS) -> str:
     """The JUnit XML document for one graded submission."""
+    result = bounded(result, limits)
     suites: dict[str, list[Case]] = {}
     for task_id, task in result.tasks.items():
         cases = [_check_case(c) for c in task.checks]
@@ -58,14 +65,15 @@ def render_junit(result: SubmissionResult) -> str:
     ]
 
     root = ET.Element("testsuites", name=_clean(f"{result.assignment}: {result.submission.name}"))
-    totals = [_suite(root, result, name, cases) for name, cases in suites.items()]
+    cap = limits.message_chars
+    totals = [_suite(root, result, name, cases, cap) for name, cases in suites.items()]
     _set_counts(root, {key: sum(t[key] for t in totals) for key in totals[0]} if totals else {})
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _suite(
-    root: ET.Element, result: SubmissionResult, name: str, cases: list[Case]
+    root: ET.Element, result: SubmissionResult, name: str, cases: list[Case], cap: int
 ) -> dict[str, float]:
     """Append one ``<testsuite>`` and return its counts."""
     counts = {
@@ -86,7 +94,8 @@ def _suite(
             time=f"{case.time_s:.3f}",
         )
         if case.status in _ELEMENT:
-            outcome = ET.SubElement(element, _ELEMENT[case.status], message=_clean(case.message))
+            message = _clean(truncate(case.message, cap))
+            outcome = ET.SubElement(element, _ELEMENT[case.status], message=message)
             if case.status != "skip":
                 outcome.set("type", case.status)
                 outcome.text = _clean("\n".join(filter(None, (case.message, case.detail))))

@@ -2,9 +2,11 @@
 
 Short on purpose: the grade, the four criteria, the tasks, and every failing check with its
 message and counterexample; the scorecard holds the rest. Job summaries render Markdown
-*and* raw HTML, so every candidate string goes through `md` first: HTML special characters
-become entities and Markdown punctuation is backslash-escaped, so a candidate's message can
-neither inject markup nor break a table.
+*and* raw HTML, so every string goes through `md` first: the result is bounded (control
+characters visible, lone surrogates replaced), then HTML special characters become entities
+and Markdown punctuation is backslash-escaped, so a candidate's message can neither inject
+markup, nor an image fetched from elsewhere (``![x](https://...)``), nor break a table. Each
+message is cut at ``ReportLimits.message_chars``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import html
 import re
 
+from grader.bounded import bounded
+from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import (
     CRITERIA,
     check_counts,
@@ -24,18 +28,22 @@ from grader.report.facts import (
 )
 from grader.result import SubmissionResult
 from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
+from grader.text import clean
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#!])")
 
 
-def md(text: object) -> str:
-    """Escape one candidate-controlled string for a Markdown table cell or list item."""
-    escaped = html.escape(" ".join(str(text).split()), quote=False)
+def md(text: object, limit: int | None = None) -> str:
+    """Escape one candidate-controlled string for a Markdown table cell or list item, cut
+    at ``limit`` characters."""
+    escaped = html.escape(" ".join(clean(text, limit).split()), quote=False)
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", escaped)
 
 
-def render_markdown(result: SubmissionResult) -> str:
+def render_markdown(result: SubmissionResult, limits: ReportLimits = DEFAULT_REPORT_LIMITS) -> str:
     """The CI summary of one graded submission."""
+    result = bounded(result, limits)
+    cap = limits.message_chars
     passed, graded = tasks_passed(result)
     grade = f"{format_number(result.overall, '.0f')}/100" if result.gradable else "not gradable"
     settings = of_result(result)
@@ -57,17 +65,17 @@ def render_markdown(result: SubmissionResult) -> str:
     warning = isolation_warning(result)
     if warning:
         out += [f"> **Warning:** {md(warning)}", ""]
-    out += [f"> **Submission error:** {md(e)}" for e in result.errors]
+    out += [f"> **Submission error:** {md(e, cap)}" for e in result.errors]
     out += [""] if result.errors else []
 
     out += ["| criterion | score | evidence |", "| --- | ---: | --- |"]
     for name in CRITERIA:
         criterion = result.criteria.get(name)
         if criterion is None:
-            out.append(f"| {name} | — | not scored |")
+            out.append(f"| {md(name)} | — | not scored |")
         else:
-            evidence = "<br>".join(md(e) for e in criterion.evidence) or "—"
-            out.append(f"| {name} | {format_number(criterion.score, '.0f')} | {evidence} |")
+            evidence = "<br>".join(md(e, cap) for e in criterion.evidence) or "—"
+            out.append(f"| {md(name)} | {format_number(criterion.score, '.0f')} | {evidence} |")
 
     out += ["", "| task | status | checks passed | symbol |", "| --- | --- | ---: | --- |"]
     for task_id, task in result.tasks.items():
@@ -83,19 +91,19 @@ def render_markdown(result: SubmissionResult) -> str:
     if failing:
         out += ["", "### Failing checks", ""]
     for check in failing:
-        out.append(f"- **{md(check.name)}** ({check.status}): {md(check.message)}")
+        out.append(f"- **{md(check.name)}** ({md(check.status)}): {md(check.message, cap)}")
         if check.counterexample:
             pairs = ", ".join(
-                f"{md(k)} = {md(format_value(v))}" for k, v in check.counterexample.items()
+                f"{md(k)} = {md(format_value(v), cap)}" for k, v in check.counterexample.items()
             )
             out.append(f"  - counterexample: {pairs}")
 
     if result.training and result.training.runs:
         out += ["", "### Training", ""]
         out += [
-            f"- {md(run.driver)}: **{run.status}**, validation loss "
+            f"- {md(run.driver)}: **{md(run.status)}**, validation loss "
             f"{format_number(run.val_loss_before)} → {format_number(run.val_loss_after)} "
-            f"after {run.steps} steps. {md(run.message)}"
+            f"after {md(run.steps)} steps. {md(run.message, cap)}"
             for run in result.training.runs
         ]
 
@@ -105,7 +113,7 @@ def render_markdown(result: SubmissionResult) -> str:
         verdict = f"{answer.score:.0%}" if answer.found else "no answer found"
         out.append(f"- {md(answer.question)}: {verdict}")
         out += [
-            f"  - misconception: {md(m.get('message', m.get('id', '')))}"
+            f"  - misconception: {md(m.get('message', m.get('id', '')), cap)}"
             for m in answer.misconceptions
         ]
     return "\n".join(out) + "\n"

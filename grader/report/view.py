@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import (
     CRITERIA,
     CheckCounts,
@@ -34,6 +35,38 @@ from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
 
 
 @dataclass(frozen=True)
+class ShownSource:
+    """How much of the source the page shows (the rest is announced, with a link)."""
+
+    text: str
+    """The lines shown."""
+    lines: int
+    """Lines shown."""
+    total_lines: int
+    """Lines in the result's source."""
+    hidden_chars: int
+    """Characters of the source not shown."""
+
+    @property
+    def hidden_lines(self) -> int:
+        return self.total_lines - self.lines
+
+
+def shown_source(source: str, limits: ReportLimits) -> ShownSource:
+    """The first whole lines of ``source`` within the page's limits."""
+    lines = source_lines(source)
+    kept, size = 0, 0
+    for line in lines[: limits.shown_source_lines]:
+        size += min(len(line), limits.line_chars) + 1
+        if size > limits.shown_source_chars:
+            break
+        kept += 1
+    text = "\n".join(lines[:kept])
+    hidden = sum(len(line) + 1 for line in lines[kept:])
+    return ShownSource(text, kept, len(lines), hidden)
+
+
+@dataclass(frozen=True)
 class TaskView:
     task: TaskResult
     counts: CheckCounts
@@ -46,7 +79,9 @@ class FindingView:
     """1-based; the finding's element id is ``F<number>``."""
     finding: Finding
     on_line: bool
-    """True when the finding's line exists in the source, so a marker there links to it."""
+    """True when the finding's line is shown on the page, so a marker there links to it."""
+    hidden: bool = False
+    """True when the finding's line exists in the source but the page does not show it."""
 
 
 @dataclass(frozen=True)
@@ -114,11 +149,18 @@ def records(items: Any) -> Records:
     return Records(tuple(columns), rows)
 
 
-def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
-    """Everything ``scorecard.html.j2`` renders."""
-    line_count = len(source_lines(result.source))
+def scorecard_context(
+    result: SubmissionResult, limits: ReportLimits = DEFAULT_REPORT_LIMITS
+) -> dict[str, Any]:
+    """Everything ``scorecard.html.j2`` renders; ``limits`` bound the source shown."""
+    shown = shown_source(result.source, limits)
     findings = [
-        FindingView(n, f, f.line is not None and 1 <= f.line <= line_count)
+        FindingView(
+            n,
+            f,
+            f.line is not None and 1 <= f.line <= shown.lines,
+            f.line is not None and shown.lines < f.line <= shown.total_lines,
+        )
         for n, f in enumerate(all_findings(result), start=1)
     ]
     by_line: dict[int, tuple[int, ...]] = {}
@@ -166,7 +208,8 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
         "tasks_graded": graded,
         "runs": runs,
         "loss_terms": terms,
-        "lines": highlight_lines(result.source, result.candidate_lines, by_line),
+        "lines": highlight_lines(shown.text, result.candidate_lines, by_line, limits.line_chars),
+        "shown": shown,
         "code_findings": [f for f in findings if f.finding.criterion != "notebook"],
         "notebook_findings": [f for f in findings if f.finding.criterion == "notebook"],
         "finding_by_number": {f.number: f for f in findings},
