@@ -22,7 +22,7 @@ from markupsafe import Markup
 from grader.report.facts import CRITERIA, format_number, format_value, resolution
 from grader.report.highlight import style_sheet
 from grader.report.view import scorecard_context
-from grader.result import SubmissionResult
+from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe
 from grader.signing import Verification
 
@@ -44,6 +44,7 @@ def environment() -> jinja2.Environment:
     env.filters["value"] = format_value
     env.filters["num"] = format_number
     env.filters["resolution"] = resolution
+    env.filters["authorship"] = lambda who: AUTHORSHIP_WORDS.get(who or "", "")
     return env
 
 

@@ -160,7 +160,8 @@ def scorecard_context(result: SubmissionResult) -> dict[str, Any]:
         "result": result,
         "criteria": criteria,
         "tasks": [
-            TaskView(t, check_counts(t), anchor("task", tid)) for tid, t in result.tasks.items()
+            TaskView(t, check_counts(t), anchor("task", tid))
+            for tid, t in result.code_tasks.items()
         ],
         "tasks_passed": passed,
         "tasks_graded": graded,
