@@ -180,7 +180,7 @@ def grade_submission(
     result = SubmissionResult(
         submission=sub.info(),
         assignment=assignment.id,
-        tasks=tasks | question_tasks(answers, assignment.questions, config.answers),
+        tasks=tasks | question_tasks(answers, assignment, config.answers),
         training=training_result,
         criteria=criteria,
         overall=0.0 if tampering else scoring.overall(criteria, weights),

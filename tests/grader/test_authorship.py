@@ -311,15 +311,20 @@ def test_written_answers_are_tasks_counted_once() -> None:
         WrittenAnswer("attention_cost", "Describe the cost", True, 0.6),
         WrittenAnswer("causal_mask_why", "Why a mask", True, 0.2),
     )
-    tasks = question_tasks(answers, ASSIGNMENT.questions, GraderConfig().answers)
+    tasks = question_tasks(answers, ASSIGNMENT, GraderConfig().answers)
     assert {k: t.status for k, t in tasks.items()} == {
         "question:attention_cost": "pass",
         "question:causal_mask_why": "fail",
     }
     missing = question_tasks(
-        (replace(answers[0], found=False, score=0.0),), ASSIGNMENT.questions, GraderConfig().answers
+        (replace(answers[0], found=False, score=0.0),), ASSIGNMENT, GraderConfig().answers
     )
     assert missing["question:attention_cost"].status == "missing"
+    # The handout's own placeholder is no answer.
+    placeholder = replace(answers[0], answer="_Write your answer here._", score=0.0)
+    kept = question_tasks((placeholder,), ASSIGNMENT, GraderConfig().answers)
+    assert kept["question:attention_cost"].status == "missing"
+    assert "placeholder" in kept["question:attention_cost"].note
     code = TaskResult("attention", "Attention", "pass", 1.0, "attention", "name", weight=2.0)
     once = completion([code], answers, {})
     twice = completion([code, *tasks.values()], answers, {})
