@@ -19,7 +19,10 @@ SUBMISSIONS_DIR = Path(__file__).resolve().parents[2] / "submissions"
 README = SUBMISSIONS_DIR / "README.md"
 TASK_STATUSES = {"pass", "fail", "error", "missing"}
 FORMATS = {"ipynb", "py", "py-percent", "markdown", "notebook-text"}
-CHECK_LISTS = ("must_fail", "must_not_pass")
+CHECK_LISTS = ("must_fail", "must_not_pass", "inherited")
+"""Lists of check names a submission's expectations may hold; ``inherited``: checks that must
+fail in lines the handout wrote and the candidate kept (`CheckResult.inherited`), so they may
+fail in a passing task."""
 RULE_PREFIXES = ("opt.", "reuse.", "readability.", "ruff.", "quality.", "nb.")
 
 
@@ -54,7 +57,8 @@ def test_expectations_name_real_tasks_checks_and_rubric_points(name: str) -> Non
     assert set(spec["tasks"].values()) <= TASK_STATUSES
     checks = known_checks()
     for field in CHECK_LISTS:
-        assert set(spec[field]) <= checks, f"{field}: unknown {set(spec[field]) - checks}"
+        listed = set(spec.get(field, []))
+        assert listed <= checks, f"{field}: unknown {listed - checks}"
     for check in spec["must_fail"]:
         task = check.split(".")[0]
         assert spec["tasks"][task] != "pass", f"{check} cannot fail in a passing task"

@@ -53,6 +53,10 @@ def test_the_checks_that_must_fail_do_and_the_others_do_not(name: str, graded: d
         assert seen.get(check) in ("fail", "error"), f"{check}: {seen.get(check)}"
     for check in spec["must_not_pass"]:
         assert seen.get(check) != "pass", check
+    authors = {c.name: c.authorship for task in result.tasks.values() for c in task.checks}
+    for check in spec.get("inherited", []):
+        assert seen.get(check) in ("fail", "error"), f"{check}: {seen.get(check)}"
+        assert authors[check] == "handout", f"{check}: {authors[check]}"
     passing_tasks = {t for t, status in spec["tasks"].items() if status == "pass"}
     inherited = {c.name for task in result.tasks.values() for c in task.checks if c.inherited}
     unexpected = {
