@@ -119,6 +119,11 @@ class Assignment:
     extra_packages: tuple[str, ...] = ()
     """Packages this test's candidates may import beyond the candidate environment's
     (README, "The candidate's environment"): the grader warns when one is not installed."""
+    traps: tuple[Any, ...] = ()
+    """The flaws the handout carries on purpose (`grader.traps.Trap`, from ``[[traps]]``)."""
+    fills: dict[str, str] = field(default_factory=dict)
+    """The handout's ``TODO`` lines as a solution fills them in (``[fills]``: handout line ->
+    replacement), for `grader handout --check` (`grader.traps.parse_fills`)."""
 
     @property
     def reference_path(self) -> Path | None:
@@ -199,7 +204,7 @@ def get(name: str, extra: list[str | Path] | None = None) -> Assignment:
 
 ASSIGNMENT_KEYS = frozenset(
     {"id", "title", "description", "handout", "reference", "checks", "criterion_weights"}
-    | {"tasks", "questions", "main_file", "extra_packages"}
+    | {"tasks", "questions", "main_file", "extra_packages", "traps", "fills"}
 )
 TASK_KEYS = frozenset({"id", "title", "kind", "symbols", "aliases", "weight", "options", "parts"})
 QUESTION_KEYS = frozenset({"id", "prompt", "match", "rubric", "misconceptions", "weight"})
@@ -212,6 +217,7 @@ def load(folder: Path) -> Assignment:
     """Parse and validate ``folder/assignment.toml``: every key, every task's kind and options,
     and the files it names. Raises `AssignmentError` saying what is wrong and what is allowed."""
     from grader import kinds
+    from grader.traps import parse_fills, parse_traps
 
     path = folder / "assignment.toml"
     try:
@@ -241,6 +247,10 @@ def load(folder: Path) -> Assignment:
         if weights is not None:
             _keys(weights, frozenset(CRITERIA), f"{path}: criterion_weights")
         handout = _file(folder, data.get("handout"), "handout", path)
+        traps = parse_traps(
+            data.get("traps", []), str(path), _text(folder, handout), [t.id for t in tasks]
+        )
+        fills = parse_fills(data.get("fills", {}), str(path), _text(folder, handout))
         return Assignment(
             id=data["id"],
             title=data.get("title", data["id"]),
@@ -254,6 +264,8 @@ def load(folder: Path) -> Assignment:
             checks_file=checks_file,
             main_file=data.get("main_file"),
             extra_packages=tuple(data.get("extra_packages", ())),
+            traps=traps,
+            fills=fills,
         )
     except kinds.KindError as exc:
         raise AssignmentError(str(exc)) from exc
@@ -275,6 +287,10 @@ def _keys(table: Any, allowed: frozenset[str], where: str) -> None:
         raise AssignmentError(
             f"{where}: unknown key(s) {', '.join(unknown)}{hint}; known: {', '.join(sorted(allowed))}"
         )
+
+
+def _text(folder: Path, name: str | None) -> str:
+    return (folder / name).read_text(encoding="utf-8") if name else ""
 
 
 def _unique(ids: list[str], what: str, path: Path) -> None:

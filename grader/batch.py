@@ -579,7 +579,7 @@ class Progress:
         apart = [r for r in results if not r.gradable]
         for r in graded:
             grade = f"overall {r.overall:5.1f}  " if self.show_score else ""
-            tasks = " ".join(f"{t.id}:{t.status}" for t in r.tasks.values())
+            tasks = " ".join(f"{t.id}:{t.status}" for t in r.code_tasks.values())
             print(one_line(f"{r.submission.name:<{width}}  {grade}{tasks}", 1000))
         if apart:
             print(f"not gradable ({len(apart)}), not ranked:")
@@ -603,8 +603,9 @@ class Progress:
     def verdict(self, result: SubmissionResult) -> str:
         if not result.gradable:
             return "not gradable: " + one_line(result.reason or "; ".join(result.errors))
-        if result.errors and all(t.status in ("error", "missing") for t in result.tasks.values()):
+        tasks = result.code_tasks
+        if result.errors and all(t.status in ("error", "missing") for t in tasks.values()):
             return "error: " + one_line(result.errors[0])
-        passed = sum(t.status == "pass" for t in result.tasks.values())
+        passed = sum(t.status == "pass" for t in tasks.values())
         score = f"overall {result.overall:.1f}, " if self.show_score else ""
-        return f"{score}{passed}/{len(result.tasks)} tasks pass"
+        return f"{score}{passed}/{len(tasks)} tasks pass"

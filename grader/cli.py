@@ -384,18 +384,21 @@ def sign_batch(results: list[SubmissionResult], out: Path, keys: Keys) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """The candidate's self-check: the failing checks in words, no grade."""
+    from grader.result import AUTHORSHIP_WORDS
+
     args.out = args.out or ".grader-check"
     args.force = True  # a self-check's folder is scratch: other settings simply regrade
     failed = False
     for result in run_grading(args, show_score=False):
         problems = [
             f"  {c.status.upper()} {c.name}: {c.message.splitlines()[0] if c.message else ''}"
-            for task in result.tasks.values()
+            + (f" ({AUTHORSHIP_WORDS['handout']})" if c.inherited else "")
+            for task in result.code_tasks.values()
             for c in task.checks
             if c.status in ("fail", "error")
         ]
         problems += [f"  ERROR {e.splitlines()[0]}" for e in result.errors]
-        missing = [t.id for t in result.tasks.values() if t.status == "missing"]
+        missing = [t.id for t in result.code_tasks.values() if t.status == "missing"]
         if not result.gradable:
             problems.insert(0, f"  NOT GRADABLE: {result.reason}")
         failed |= bool(problems)
@@ -574,9 +577,25 @@ def cmd_kinds(args: argparse.Namespace) -> int:
 def cmd_handout(args: argparse.Namespace) -> int:
     from grader.handout import write_handout
 
-    path = write_handout(get(args.name, args.assignments_dir), Path(args.out))
+    assignment = get(args.name, args.assignments_dir)
+    if args.check:
+        return check_handout(assignment, args)
+    path = write_handout(assignment, Path(args.out))
     print(f"wrote {path} and {path.with_suffix('.py')}")
     return EXIT_OK
+
+
+def check_handout(assignment: Assignment, args: argparse.Namespace) -> int:
+    """`grader handout --check`: the reference through the handout's scaffolding; exit 1 when
+    the handout's flaws differ from those its assignment declares."""
+    from grader import handout_check
+
+    config = GraderConfig(budget=args.budget, seed=args.seed)
+    report = handout_check.check_handout(
+        assignment, config, progress=lambda stage: print(f"  {stage}", file=sys.stderr)
+    )
+    print(handout_check.render(report))
+    return EXIT_OK if report.clean else EXIT_BELOW
 
 
 # --- the parser ---------------------------------------------------------------------------------
@@ -815,13 +834,23 @@ def build_parser() -> argparse.ArgumentParser:
         "handout",
         help="write the starter notebook a candidate receives",
         formatter_class=raw,
-        epilog="example:\n  grader handout transformer_lm --out handout/\n\nWrites <id>.ipynb (no outputs) "
-        "and <id>.py (jupytext py:percent) with the same cells.\n",
+        epilog="example:\n  grader handout transformer_lm --out handout/\n"
+        "  grader handout --check transformer_lm   # the handout's own flaws\n\n"
+        "Writes <id>.ipynb (no outputs) and <id>.py (jupytext py:percent) with the same cells.\n",
     )
     p.add_argument("name", help="assignment id")
     p.add_argument(
         "--out", "-o", default=".", help="folder to write the starter files into (default: .)"
     )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="instead: graft the reference into the handout, grade it in a sandbox and list the "
+        "handout's own flaws (declared [[traps]] found or not, and failures none explains); "
+        "exit 1 when they differ from the declaration",
+    )
+    p.add_argument("--budget", choices=tuple(CHECK_BUDGETS), default="quick", help="with --check")
+    p.add_argument("--seed", type=int, default=0, help="with --check")
     p.set_defaults(func=cmd_handout)
     return parser
 

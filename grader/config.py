@@ -350,6 +350,11 @@ class AnswerConfig:
     anchor_coverage: float = 0.5
     """Share of the prompt's content words a line must repeat to count as the question
     asked again (a paraphrased heading repeats half of them)."""
+    task_pass_score: float = 0.5
+    """A written answer's task (``question:<id>`` in result.json) passes at this suggested
+    score: half the rubric's points, an answer that makes the core of what was asked and
+    some of the rest; below it the task fails, unanswered it is missing. The score itself
+    counts in completion once, through the answer."""
 
 
 DEFAULT_ANSWERS = AnswerConfig()

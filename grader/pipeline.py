@@ -19,8 +19,9 @@ from typing import Any
 import hypothesis
 import torch
 
-from grader import __version__, kinds, scoring, stand_ins, timing
+from grader import __version__, authorship, kinds, scoring, stand_ins, timing
 from grader.answers import find_and_score
+from grader.answers.tasks import question_tasks
 from grader.assignment import Assignment, TaskSpec
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
@@ -179,7 +180,7 @@ def grade_submission(
     result = SubmissionResult(
         submission=sub.info(),
         assignment=assignment.id,
-        tasks=tasks,
+        tasks=tasks | question_tasks(answers, assignment, config.answers),
         training=training_result,
         criteria=criteria,
         overall=0.0 if tampering else scoring.overall(criteria, weights),
@@ -192,6 +193,7 @@ def grade_submission(
         intake=intake_summary(sub, extracted, resolutions),
         errors=tuple(errors),
     )
+    result = authorship.judged(result, assignment, config, withheld=bool(tampering))
     return decide(result)  # not gradable when nothing of it could be judged
 
 

@@ -26,6 +26,24 @@ ResultStatus = Literal["graded", "not_gradable"]
 CheckStatus = Literal["pass", "fail", "error", "skip"]
 TaskStatus = Literal["pass", "fail", "error", "missing"]
 Severity = Literal["info", "minor", "major"]
+Authorship = Literal["candidate", "handout", "changed"]
+"""Who wrote the lines that cause a failure or a finding (`grader.authorship`): ``candidate``
+(lines the candidate wrote), ``handout`` (the handout's lines, untouched: inherited from the
+handout) or ``changed`` (the handout's lines as the candidate changed them)."""
+AUTHORSHIP_WORDS = {
+    "handout": "inherited from the handout",
+    "changed": "in handout code the candidate changed",
+    "candidate": "in the candidate's own code",
+}
+"""`Authorship` in the words every report uses."""
+TrapStatus = Literal["fixed", "kept", "worse", "not judged"]
+QUESTION_TASK = "question:"
+"""Prefix of the task ids of written answers (``question:<id>``, DESIGN.md)."""
+
+
+def is_question_task(task_id: str) -> bool:
+    """Whether ``task_id`` is a written answer's task (scored through ``answers``)."""
+    return task_id.startswith(QUESTION_TASK)
 
 
 @dataclass(frozen=True)
@@ -52,10 +70,19 @@ class CheckResult:
     """How many Hypothesis examples (or probes) the check ran."""
     duration_s: float = 0.0
     """Wall time the check took, in seconds."""
+    authorship: Authorship | None = None
+    """For a failing check: who wrote the lines that make it fail (`Authorship`). A check
+    whose cause is the handout's untouched code (``handout``) is shown but does not fail its
+    task. None when it passed or nobody could be named (results written before this field)."""
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def inherited(self) -> bool:
+        """It fails only because of the handout's untouched code: shown, not counted."""
+        return self.authorship == "handout" and self.status in ("fail", "error")
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,8 @@ class Finding:
     where: str | None = None
     """The same line in the file as handed in, as the candidate would look for it: ``line 99``
     for text formats, ``cell 5, line 3`` for notebooks (0-based cells); None when unknown."""
+    authorship: Authorship | None = None
+    """Who wrote the line the finding is on (`Authorship`); None when it has no line."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +260,32 @@ class WrittenAnswer:
 
 
 @dataclass(frozen=True)
+class TrapOutcome:
+    """What a submission did with one flaw the handout carries on purpose (`[[traps]]` of the
+    assignment): fixed it, kept it, or changed its lines and still fails."""
+
+    id: str
+    """The trap's id in the assignment."""
+    title: str
+    """The flaw in words."""
+    status: TrapStatus
+    """``fixed`` (its checks pass), ``kept`` (its lines untouched and its checks fail: the
+    failures are inherited from the handout), ``worse`` (the candidate changed its lines and
+    its checks still fail: the failures are theirs) or ``not judged`` (its checks did not run)."""
+    criterion: str
+    """The criterion that credits the fix."""
+    credited: bool = False
+    """Whether the fix counts in ``criterion`` (the assignment says the trap is part of the test)."""
+    checks: tuple[str, ...] = ()
+    """The checks that showed it (failing), or that it is fixed (passing)."""
+    message: str = ""
+    """What was seen, in words."""
+    weight: float = 1.0
+    """In completion, the fix's weight (as a task's); other criteria charge a missed fix what a
+    failed generality check costs."""
+
+
+@dataclass(frozen=True)
 class SubmissionInfo:
     """Where the submission came from."""
 
@@ -273,7 +328,9 @@ class SubmissionResult:
     timings: tuple[Timing, ...] = ()
     """Interleaved timings against the reference."""
     answers: tuple[WrittenAnswer, ...] = ()
-    """Written answers, scored as suggestions."""
+    """Written answers, scored as suggestions (also in ``tasks`` as ``question:<id>``)."""
+    traps: tuple[TrapOutcome, ...] = ()
+    """The handout's deliberate flaws, and what this submission did with each."""
     intake: dict[str, Any] = field(default_factory=dict)
     """What intake did: skipped statements and why, notebook facts, symbols resolved."""
     errors: tuple[str, ...] = ()
@@ -292,6 +349,12 @@ class SubmissionResult:
     def gradable(self) -> bool:
         """Whether the result carries a grade (``overall`` is a number)."""
         return self.status != "not_gradable" and self.overall is not None
+
+    @property
+    def code_tasks(self) -> dict[str, TaskResult]:
+        """The tasks without the written answers' (``question:<id>``), which the reports show
+        with the answers."""
+        return {k: t for k, t in self.tasks.items() if not is_question_task(k)}
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)

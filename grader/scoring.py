@@ -1,7 +1,8 @@
 """The four criteria the test names, each 0..100 with the evidence behind every point.
 
 - completion: tasks attempted and passed, weighted per assignment, partial credit from the
-  share of a task's correctness checks passed; written answers count here (only here);
+  share of a task's correctness checks passed; written answers count here (only here); the
+  fixes of the handout's flaws that count here (`grader.traps`);
 - optimisation: interleaved timings against the reference in bands, minus static findings;
 - reusability: the generality checks (other sizes, lengths, defaults) minus static findings;
 - readability: the static readability score computed by `grader.quality`.
@@ -16,32 +17,60 @@ from collections.abc import Iterable, Sequence
 
 from grader.config import QualityConfig, TimingConfig
 from grader.quality import static_penalty
-from grader.result import CheckResult, CriterionScore, Finding, TaskResult, Timing, WrittenAnswer
+from grader.result import (
+    CheckResult,
+    CriterionScore,
+    Finding,
+    TaskResult,
+    Timing,
+    TrapOutcome,
+    WrittenAnswer,
+    is_question_task,
+)
 
 CRITERIA = ("completion", "optimisation", "reusability", "readability")
 
 
+def counts(check: CheckResult) -> bool:
+    """Whether a check counts towards its task: not skipped, and not failing only because of
+    the handout's untouched code (`CheckResult.inherited`: shown, labelled, not counted)."""
+    return check.status != "skip" and not check.inherited
+
+
 def task_score(checks: Sequence[CheckResult]) -> float:
-    """Share of the task's correctness checks that passed (skipped checks do not count)."""
-    counted = [c for c in checks if c.criterion == "completion" and c.status != "skip"]
-    return sum(c.passed for c in counted) / len(counted) if counted else 0.0
+    """Share of the task's correctness checks that passed (skipped and inherited checks do
+    not count)."""
+    counted = [c for c in checks if c.criterion == "completion" and counts(c)]
+    if not counted:  # nothing ran, or only the handout's code fails: nothing of theirs does
+        return 1.0 if any(c.inherited for c in checks) else 0.0
+    return sum(c.passed for c in counted) / len(counted)
 
 
 def task_status(checks: Sequence[CheckResult], symbol_found: bool) -> str:
     if not symbol_found:
         return "missing"
-    counted = [c for c in checks if c.status != "skip"]
+    counted = [c for c in checks if counts(c)]
     if counted and all(c.status == "error" for c in counted):
         return "error"
+    if not counted and any(c.inherited for c in checks):
+        return "pass"  # only the handout's untouched code fails
     return "pass" if counted and all(c.passed for c in counted) else "fail"
 
 
 def completion(
-    tasks: Iterable[TaskResult], answers: Iterable[WrittenAnswer], answer_weights: dict[str, float]
+    tasks: Iterable[TaskResult],
+    answers: Iterable[WrittenAnswer],
+    answer_weights: dict[str, float],
+    traps: Iterable[TrapOutcome] = (),
 ) -> CriterionScore:
+    """Tasks by weight and share of checks passed, written answers by their suggested score
+    (once: their ``question:<id>`` tasks are skipped here), and the fixes of the handout's
+    traps that count in completion, each an item of its weight earned when fixed."""
     evidence: list[str] = []
     total = earned = 0.0
     for task in tasks:
+        if is_question_task(task.id):
+            continue  # counted below, from its answer
         total += task.weight
         earned += task.weight * task.score
         if task.status == "missing":
@@ -49,10 +78,12 @@ def completion(
                 f"{task.title}: not attempted (no {task.id} found) — 0 of {task.weight:g}"
             )
         else:
-            counted = [c for c in task.checks if c.criterion == "completion" and c.status != "skip"]
+            counted = [c for c in task.checks if c.criterion == "completion" and counts(c)]
             passed = sum(c.passed for c in counted)
+            inherited = sum(c.inherited for c in task.checks)
+            aside = f" ({inherited} inherited from the handout, not counted)" if inherited else ""
             evidence.append(
-                f"{task.title}: {passed}/{len(counted)} checks passed — {task.weight * task.score:.2f} of {task.weight:g}"
+                f"{task.title}: {passed}/{len(counted)} checks passed{aside} — {task.weight * task.score:.2f} of {task.weight:g}"
             )
     for answer in answers:
         weight = answer_weights.get(answer.question, 1.0)
@@ -61,6 +92,16 @@ def completion(
         state = "suggested" if answer.found else "not answered"
         evidence.append(
             f"Written answer {answer.question}: {state} {answer.score:.0%} — {weight * answer.score:.2f} of {weight:g}"
+        )
+    for trap in traps:
+        if trap.criterion != "completion" or not trap.credited:
+            continue
+        total += trap.weight
+        fixed = trap.status == "fixed"
+        earned += trap.weight if fixed else 0.0
+        state = "fixed" if fixed else f"{trap.status}: a missed fix"
+        evidence.append(
+            f"Handout flaw {trap.id}: {state} — {trap.weight if fixed else 0:.2f} of {trap.weight:g}"
         )
     score = 100.0 * earned / total if total else 0.0
     return CriterionScore(
@@ -137,9 +178,14 @@ def reusability(
     """100, minus ``failed_check_cost`` per failed generality check (other sizes, lengths,
     defaults) and the static findings' costs. Points off per failure, not a share passed: an
     assignment with one generality check would otherwise give 0 for one failure."""
-    counted = [c for c in checks if c.criterion == "reusability" and c.status != "skip"]
+    counted = [c for c in checks if c.criterion == "reusability" and counts(c)]
     failed = [c for c in counted if not c.passed]
     evidence = [f"{c.name}: {'passed' if c.passed else c.status} — {c.message}" for c in counted]
+    evidence += [
+        f"{c.name}: {c.status}, inherited from the handout (not counted) — {c.message}"
+        for c in checks
+        if c.criterion == "reusability" and c.inherited
+    ]
     evidence += [f"-{failed_check_cost:g}: {c.name} does not generalise" for c in failed]
     base = max(0.0, 100.0 - failed_check_cost * len(failed))
     if not counted:

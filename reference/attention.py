@@ -85,7 +85,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.linear_query = nn.Linear(dim, dim)
         self.linear_key = nn.Linear(dim, dim)
         self.linear_value = nn.Linear(dim, dim)
-        self.linear_out = nn.Linear(dim, dim)
+        self.linear_cat_attn = nn.Linear(dim, dim)  # the handout's names, so forward fits it
         # No module at all when there is no dropout: nothing to call, nothing to get wrong.
         self.dropout = nn.Dropout(dropout) if dropout else None
 
@@ -108,7 +108,7 @@ class MultiHeadSelfAttention(nn.Module):
         value = self._split_heads(self.linear_value(value))  # (batch, heads, seq_k, head_dim)
         heads = attention(query, key, value, mask, self.dropout)  # (batch, heads, seq_q, head_dim)
         joined = heads.transpose(1, 2).reshape(batch, seq_q, self.dim)  # (batch, seq_q, dim)
-        return self.linear_out(joined)  # (batch, seq_q, dim)
+        return self.linear_cat_attn(joined)  # (batch, seq_q, dim)
 
     def _split_heads(self, x: Tensor) -> Tensor:
         """(batch, seq, dim) -> (batch, heads, seq, head_dim), a view without a copy."""

@@ -32,17 +32,16 @@ class EncoderBlock(nn.Module):
         :param dropout: dropout probability on each sub-layer's output and the hidden layer.
         """
         super().__init__()
+        # The handout's attributes, so that this forward fits the handout's constructor.
         self.attn = attn
-        self.feed_forward = nn.Sequential(
-            nn.Linear(d_model, dim_feedforward),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(dim_feedforward, d_model),
-        )
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
+        self.activation = nn.ReLU()
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """
@@ -54,8 +53,12 @@ class EncoderBlock(nn.Module):
         # Post-norm: normalising after each residual sum keeps every block's output at unit
         # scale, as the original transformer and PyTorch's default layer do.
         x = self.norm1(x + self.dropout1(self.attn(x, x, x, mask)))  # (batch, seq, d_model)
-        x = self.norm2(x + self.dropout2(self.feed_forward(x)))  # (batch, seq, d_model)
+        x = self.norm2(x + self.dropout2(self._feed_forward(x)))  # (batch, seq, d_model)
         return x
+
+    def _feed_forward(self, x: Tensor) -> Tensor:
+        """(batch, seq, d_model) -> (batch, seq, d_model): expand, ReLU, drop, project back."""
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
 class TransformerEncoder(nn.Module):

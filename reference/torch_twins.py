@@ -30,16 +30,15 @@ def copy_attention_weights(ours: MultiHeadSelfAttention, theirs: nn.MultiheadAtt
     for linear, weight, bias in zip(projections, weights, biases, strict=True):
         linear.weight.copy_(weight)
         linear.bias.copy_(bias)
-    ours.linear_out.load_state_dict(theirs.out_proj.state_dict())
+    ours.linear_cat_attn.load_state_dict(theirs.out_proj.state_dict())
 
 
 @torch.no_grad()
 def copy_block_weights(ours: EncoderBlock, theirs: nn.TransformerEncoderLayer) -> None:
     """Give ``ours`` the weights of ``theirs`` (attention, both linears, both norms)."""
     copy_attention_weights(ours.attn, theirs.self_attn)
-    first_linear, last_linear = ours.feed_forward[0], ours.feed_forward[-1]
-    first_linear.load_state_dict(theirs.linear1.state_dict())
-    last_linear.load_state_dict(theirs.linear2.state_dict())
+    ours.linear1.load_state_dict(theirs.linear1.state_dict())
+    ours.linear2.load_state_dict(theirs.linear2.state_dict())
     ours.norm1.load_state_dict(theirs.norm1.state_dict())
     ours.norm2.load_state_dict(theirs.norm2.state_dict())
 

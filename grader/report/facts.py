@@ -58,8 +58,10 @@ def check_counts(task: TaskResult) -> CheckCounts:
 
 
 def tasks_passed(result: SubmissionResult) -> tuple[int, int]:
-    """(tasks passed, tasks graded): a missing task counts as graded and not passed."""
-    return sum(t.status == "pass" for t in result.tasks.values()), len(result.tasks)
+    """(tasks passed, tasks graded): a missing task counts as graded and not passed. The
+    written answers' tasks (``question:<id>``) are not counted: they are reported as answers."""
+    tasks = result.code_tasks
+    return sum(t.status == "pass" for t in tasks.values()), len(tasks)
 
 
 def training_verdict(result: SubmissionResult) -> str:

@@ -25,7 +25,7 @@ from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import CRITERIA, format_number, format_value, resolution
 from grader.report.highlight import style_sheet
 from grader.report.view import scorecard_context
-from grader.result import SubmissionResult
+from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe
 from grader.signing import Verification
 
@@ -47,6 +47,7 @@ def environment() -> jinja2.Environment:
     env.filters["value"] = format_value
     env.filters["num"] = format_number
     env.filters["resolution"] = resolution
+    env.filters["authorship"] = lambda who: AUTHORSHIP_WORDS.get(who or "", "")
     return env
 
 

@@ -27,7 +27,15 @@ from typing import Any
 from grader.bounded import bounded
 from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import format_value, isolation_warning
-from grader.result import CheckResult, SubmissionResult, TaskResult, TrainingRun, WrittenAnswer
+from grader.result import (
+    AUTHORSHIP_WORDS,
+    CheckResult,
+    SubmissionResult,
+    TaskResult,
+    TrainingRun,
+    TrapOutcome,
+    WrittenAnswer,
+)
 from grader.text import truncate
 
 # Everything outside XML 1.0's Char production (tab, newline and carriage return are allowed).
@@ -53,9 +61,11 @@ def render_junit(result: SubmissionResult, limits: ReportLimits = DEFAULT_REPORT
     """The JUnit XML document for one graded submission."""
     result = bounded(result, limits)
     suites: dict[str, list[Case]] = {}
-    for task_id, task in result.tasks.items():
+    for task_id, task in result.code_tasks.items():
         cases = [_check_case(c) for c in task.checks]
         suites[task_id] = cases or [_not_graded(task)]
+    if result.traps:
+        suites["handout_flaws"] = [_trap_case(t) for t in result.traps]
     if result.training:
         suites.setdefault("training", []).extend(_run_case(r) for r in result.training.runs)
     if result.answers:
@@ -111,10 +121,31 @@ def _set_counts(element: ET.Element, counts: dict[str, float]) -> None:
 
 
 def _check_case(check: CheckResult) -> Case:
+    """A check's case; one that fails only because of the handout's untouched code is
+    skipped, labelled, as it does not count against its task."""
     detail = ""
     if check.counterexample:
         detail = "counterexample:\n" + _lines(check.counterexample.items())
-    return Case(check.name, check.status, check.message, detail, check.duration_s)
+    if check.inherited:
+        message = (
+            f"{AUTHORSHIP_WORDS['handout']} (not counted, was {check.status}): {check.message}"
+        )
+        return Case(check.name, "skip", message, detail, check.duration_s)
+    message = check.message
+    if check.authorship == "changed" and check.status in ("fail", "error"):
+        message = f"{AUTHORSHIP_WORDS['changed']}: {message}"
+    return Case(check.name, check.status, message, detail, check.duration_s)
+
+
+def _trap_case(trap: TrapOutcome) -> Case:
+    """A flaw of the handout: passes when fixed, fails when kept as part of the test or made
+    the candidate's own failure, skipped when it is only reported or was not judged."""
+    name = f"handout_flaw.{trap.id}"
+    if trap.status == "fixed":
+        return Case(name, "pass", detail=trap.message)
+    if trap.status == "not judged" or (trap.status == "kept" and not trap.credited):
+        return Case(name, "skip", f"{trap.title}: {trap.message}")
+    return Case(name, "fail", f"{trap.title}: {trap.message}")
 
 
 def _run_case(run: TrainingRun) -> Case:

@@ -26,7 +26,7 @@ from grader.report.facts import (
     tasks_passed,
     training_verdict,
 )
-from grader.result import SubmissionResult
+from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
 from grader.text import clean
 
@@ -78,7 +78,7 @@ def render_markdown(result: SubmissionResult, limits: ReportLimits = DEFAULT_REP
             out.append(f"| {md(name)} | {format_number(criterion.score, '.0f')} | {evidence} |")
 
     out += ["", "| task | status | checks passed | symbol |", "| --- | --- | ---: | --- |"]
-    for task_id, task in result.tasks.items():
+    for task_id, task in result.code_tasks.items():
         counts = check_counts(task)
         symbol = f"{md(task.symbol)}, {md(resolution(task.resolved_by))}" if task.symbol else "—"
         out.append(
@@ -86,17 +86,40 @@ def render_markdown(result: SubmissionResult, limits: ReportLimits = DEFAULT_REP
         )
 
     failing = [
-        c for task in result.tasks.values() for c in task.checks if c.status in ("fail", "error")
+        c
+        for task in result.code_tasks.values()
+        for c in task.checks
+        if c.status in ("fail", "error")
     ]
     if failing:
         out += ["", "### Failing checks", ""]
     for check in failing:
-        out.append(f"- **{md(check.name)}** ({md(check.status)}): {md(check.message, cap)}")
+        who = (
+            AUTHORSHIP_WORDS.get(check.authorship or "")
+            if check.authorship != "candidate"
+            else None
+        )
+        label = f", {who}" if who else ""
+        out.append(f"- **{md(check.name)}** ({md(check.status)}{label}): {md(check.message, cap)}")
         if check.counterexample:
             pairs = ", ".join(
                 f"{md(k)} = {md(format_value(v), cap)}" for k, v in check.counterexample.items()
             )
             out.append(f"  - counterexample: {pairs}")
+
+    if result.traps:
+        out += [
+            "",
+            "### Flaws of the handout",
+            "",
+            "| flaw | outcome | credited in | what was seen |",
+        ]
+        out += ["| --- | --- | --- | --- |"]
+        out += [
+            f"| {md(t.id)} | {md(t.status)} | {md(t.criterion) if t.credited else 'reported only'} "
+            f"| {md(t.message)} |"
+            for t in result.traps
+        ]
 
     if result.training and result.training.runs:
         out += ["", "### Training", ""]

@@ -202,7 +202,8 @@ def scorecard_context(
         "result": result,
         "criteria": criteria,
         "tasks": [
-            TaskView(t, check_counts(t), anchor("task", tid)) for tid, t in result.tasks.items()
+            TaskView(t, check_counts(t), anchor("task", tid))
+            for tid, t in result.code_tasks.items()
         ],
         "tasks_passed": passed,
         "tasks_graded": graded,

@@ -19,7 +19,11 @@ SUBMISSIONS_DIR = Path(__file__).resolve().parents[2] / "submissions"
 README = SUBMISSIONS_DIR / "README.md"
 TASK_STATUSES = {"pass", "fail", "error", "missing"}
 FORMATS = {"ipynb", "py", "py-percent", "markdown", "notebook-text"}
-CHECK_LISTS = ("must_fail", "must_not_pass", "fails_as_written")
+CHECK_LISTS = ("must_fail", "must_not_pass", "inherited", "fails_as_written")
+"""Lists of check names a submission's expectations may hold; ``inherited``: checks that must
+fail in lines the handout wrote and the candidate kept (`CheckResult.inherited`), so they may
+fail in a passing task; ``fails_as_written``: checks that fail only through another task's
+broken part."""
 RULE_PREFIXES = ("opt.", "reuse.", "readability.", "ruff.", "quality.", "nb.")
 
 

@@ -48,7 +48,7 @@ def test_the_reference_as_a_candidate_scores_at_least_95_everywhere(
     source = reference_as_submission(*modules, answers=assignment)
     result = grade(source, "reference_answer.py", assignment, tmp_path)
     assert not result.errors, result.errors
-    assert all(task.status == "pass" for task in result.tasks.values()), {
+    assert all(task.status == "pass" for task in result.code_tasks.values()), {
         t.id: [(c.name, c.status, c.message) for c in t.checks if c.status != "pass"]
         for t in result.tasks.values()
     }
@@ -94,7 +94,7 @@ def test_a_seq_first_model_is_graded_through_a_batch_first_view(tmp_path: Path) 
     assert layout.status == "fail" and "seq-first" in layout.message
     # Everything else judges the model itself, through the view, and finds it correct.
     assert {n: c.status for n, c in training.items() if c.status != "pass"} == {}
-    assert all(t.status == "pass" for k, t in result.tasks.items() if k != "training")
+    assert all(t.status == "pass" for k, t in result.code_tasks.items() if k != "training")
     timed = {t.name.split(" ")[0] for t in result.timings}
     assert "training" in timed, result.criteria["optimisation"].evidence
 

@@ -40,7 +40,7 @@ def statuses(result: SubmissionResult) -> dict[str, str]:
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
 def test_task_verdicts_are_the_reviewers(name: str, graded: dict) -> None:
     result, _ = graded[name]
-    got = {task_id: task.status for task_id, task in result.tasks.items()}
+    got = {task_id: task.status for task_id, task in result.code_tasks.items()}
     failing = {c: s for c, s in statuses(result).items() if s in ("fail", "error")}
     assert got == SUBMISSIONS[name]["tasks"], f"failing checks: {failing}"
 
@@ -57,9 +57,16 @@ def test_the_checks_that_must_fail_do_and_the_others_do_not(name: str, graded: d
     for check in spec.get("fails_as_written", ()):
         assert seen.get(check) == "pass", f"{check} in isolation: {seen.get(check)}"
         assert as_written.get(check) in ("fail", "error"), f"{check} as written: {as_written}"
+    authors = {c.name: c.authorship for task in result.tasks.values() for c in task.checks}
+    for check in spec.get("inherited", []):
+        assert seen.get(check) in ("fail", "error"), f"{check}: {seen.get(check)}"
+        assert authors[check] == "handout", f"{check}: {authors[check]}"
     passing_tasks = {t for t, status in spec["tasks"].items() if status == "pass"}
+    inherited = {c.name for task in result.tasks.values() for c in task.checks if c.inherited}
     unexpected = {
-        c: s for c, s in seen.items() if c.split(".")[0] in passing_tasks and s in ("fail", "error")
+        c: s
+        for c, s in seen.items()
+        if c.split(".")[0] in passing_tasks and s in ("fail", "error") and c not in inherited
     }
     assert not unexpected, unexpected
 

@@ -204,7 +204,7 @@ def test_each_head_sees_only_its_own_slice() -> None:
     # Changing the key projection's rows of head 1 must leave head 0's part of the joined
     # output unchanged: heads are split along features, not mixed.
     module = MultiHeadSelfAttention(8, 2).eval()
-    module.linear_out = nn.Identity()
+    module.linear_cat_attn = nn.Identity()
     x = torch.randn(3, 6, 8)
     before = module(x, x, x)
     with torch.no_grad():

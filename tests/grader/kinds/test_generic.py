@@ -74,7 +74,8 @@ def test_the_folder_assignment_grades_each_example_right(
     statuses, must_fail = EXPECTED[name]
     result = graded[name]
     assert result["assignment"] == "layernorm_mlp" and not result["errors"]
-    assert {t: task["status"] for t, task in result["tasks"].items()} == statuses
+    code = {t: task for t, task in result["tasks"].items() if not t.startswith("question:")}
+    assert {t: task["status"] for t, task in code.items()} == statuses
     failing = {
         c["name"]
         for task in result["tasks"].values()
