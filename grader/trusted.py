@@ -14,11 +14,13 @@ folders are not mounted), so the reference travels as strings, like a submission
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from pathlib import Path
 
 import reference
 from grader.config import GraderConfig
+from grader.early import EarlyStart
 from grader.sandbox import Sandbox, WorkerError
 
 REFERENCE_DIR = Path(reference.__file__).resolve().parent
@@ -81,6 +83,22 @@ class LazyReference:
         self.config, self.modules, self.solution = config, modules, solution
         self.worker: Sandbox | None = None
         self.failure: str | None = None
+        self._early: EarlyStart[Sandbox] | None = None
+        self._lock = threading.RLock()  # the kinds may use it from a thread of their own
+
+    def prestart(self) -> None:
+        """Start the worker now, in the background, so that it is ready when first needed
+        (`grader.early`); nothing when there is no reference to load."""
+        with self._lock:
+            started = self.worker is not None or self._early is not None
+            if started or self.failure is not None or not (self.modules or self.solution):
+                return
+            self._early = EarlyStart(
+                lambda: start_reference(self.config, self.modules, self.solution),
+                Sandbox.close,
+                name="reference-start",
+                hold=lambda worker: worker.alive,
+            )
 
     @classmethod
     def started(cls, worker: Sandbox, config: GraderConfig) -> LazyReference:
@@ -92,18 +110,22 @@ class LazyReference:
     def get(self) -> Sandbox:
         """The started worker; `ReferenceUnavailable` when it cannot start (said once, then
         the same reason every time)."""
-        if self.failure is not None:
-            raise ReferenceUnavailable(self.failure)
-        if self.worker is None or not self.worker.alive:
-            try:
-                if self.worker is not None:
-                    self.worker.restart()  # reloads the same sources
-                else:
-                    self.worker = start_reference(self.config, self.modules, self.solution)
-            except (ReferenceUnavailable, WorkerError) as exc:
-                self.failure = exc.summary() if isinstance(exc, WorkerError) else str(exc)
-                raise ReferenceUnavailable(self.failure) from None
-        return self.worker
+        with self._lock:
+            if self.failure is not None:
+                raise ReferenceUnavailable(self.failure)
+            if self.worker is None or not self.worker.alive:
+                try:
+                    if self._early is not None:  # started in the background: wait for it
+                        early, self._early = self._early, None
+                        self.worker = early.take()
+                    elif self.worker is not None:
+                        self.worker.restart()  # reloads the same sources
+                    else:
+                        self.worker = start_reference(self.config, self.modules, self.solution)
+                except (ReferenceUnavailable, WorkerError) as exc:
+                    self.failure = exc.summary() if isinstance(exc, WorkerError) else str(exc)
+                    raise ReferenceUnavailable(self.failure) from None
+            return self.worker
 
     def optional(self) -> Sandbox | None:
         """The worker, or None when it cannot start (each stage then says why on its own)."""
@@ -113,6 +135,10 @@ class LazyReference:
             return None
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        with self._lock:
+            if self._early is not None:  # never needed: stopped once started, not waited for
+                self._early.drop()
+                self._early = None
+            if self.worker is not None:
+                self.worker.close()
+                self.worker = None
