@@ -105,13 +105,35 @@ def largest(stages: dict[str, float], count: int = 3) -> list[tuple[str, float]]
     return sorted(stages.items(), key=lambda item: -item[1])[:count]
 
 
+def recorded(environment: Any) -> dict[str, float]:
+    """The stages a result's ``environment`` records, keeping only names with a number of
+    seconds (a result read from a file may hold anything)."""
+    stages = environment.get("stages") if isinstance(environment, dict) else None
+    if not isinstance(stages, dict):
+        return {}
+    return {
+        str(name): float(seconds)
+        for name, seconds in stages.items()
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0
+    }
+
+
+def summary(environment: Any) -> dict[str, Any] | None:
+    """``{"total": seconds, "largest": [(stage, seconds), ...]}`` for the scorecard's
+    environment section: the whole time and the three longest stages; None without stages."""
+    stages = recorded(environment)
+    if not stages:
+        return None
+    return {"total": sum(stages.values()), "largest": largest(stages)}
+
+
 def profile_lines(name: str, environment: dict[str, Any]) -> list[str]:
     """The lines ``grader grade --profile`` prints for one result: every stage with its
     seconds and share of the total, then the work done alongside."""
-    stages = environment.get("stages") or {}
-    if not isinstance(stages, dict) or not stages:
+    stages = recorded(environment)
+    if not stages:
         return [f"{name}: no stage timings recorded"]
-    total = sum(v for v in stages.values() if isinstance(v, (int, float)))
+    total = sum(stages.values())
     lines = [f"{name}: {total:.1f} s in {len(stages)} stages"]
     width = max(len(k) for k in stages)
     for stage, seconds in stages.items():
