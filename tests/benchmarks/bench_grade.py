@@ -11,8 +11,11 @@ Prints, in one run (old and new interleaved, so a change in the machine's load f
     names) with --jobs 2 (target: 8 s a submission amortised), old then new (a cold cache:
     the batch pays the reference side once);
   - for each run: wall seconds, CPU seconds of every process it started (the grader, its
-    grading processes, the sandbox workers; a number that load changes much less than the
-    wall clock), the load average before and after, and the verdicts, which must agree;
+    grading processes, the sandbox workers: counted by a cgroup of the ``cpuacct``
+    controller when one can be made, since a worker killed inside bubblewrap is never
+    reaped and its CPU time never reaches ``getrusage``; a number that load changes much
+    less than the wall clock), the load average before and after, and the verdicts, which
+    must agree;
   - the share of each stage (from result.json's ``environment.stages``; the old commit does
     not record them).
 The old commit runs from a `git worktree` of it (default: main's commit), with this
@@ -43,6 +46,9 @@ GRADER = Path(sys.executable).with_name("grader")
 """The console script beside the interpreter running this (the project's venv)."""
 SUBMISSIONS = ROOT / "submissions"
 PR_SET_CHILD_SUBREAPER = 36
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+"""cgroup v1's CPU accounting controller (mounted alone here, so a group of its own changes
+how CPU time is counted, not how it is shared)."""
 
 
 @dataclass
@@ -70,6 +76,9 @@ class Run:
         return {r["submission"]["name"]: r["overall"] for r in self.results}
 
 
+CPU_HOW = ["not measured"]
+
+
 def become_subreaper() -> None:
     """Orphaned descendants (a fork server outliving its grader by a moment) are reparented
     to this process, so their CPU time is counted when we reap them."""
@@ -93,6 +102,40 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class CpuGroup:
+    """A ``cpuacct`` cgroup the run's processes start in (and their descendants stay in), or
+    ``getrusage`` of reaped children where no cgroup can be made (an undercount)."""
+
+    def __init__(self, label: str) -> None:
+        self.path: Path | None = CPUACCT / f"bench-grade-{os.getpid()}-{abs(hash(label))}"
+        try:
+            self.path.mkdir()
+        except OSError:
+            self.path = None
+        self.before = children_cpu()
+
+    def enter(self) -> None:
+        """Run in the child between fork and exec: join the group."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def seconds(self) -> float:
+        if self.path is None:
+            return children_cpu() - self.before
+        used = int((self.path / "cpuacct.usage").read_text()) / 1e9
+        for _ in range(50):  # empty once the last straggler has exited
+            try:
+                self.path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.2)
+        return used
+
+    @property
+    def how(self) -> str:
+        return "cgroup cpuacct" if self.path is not None else "getrusage (undercount)"
+
+
 def grade(
     label: str,
     paths: list[Path],
@@ -110,12 +153,21 @@ def grade(
     if old is not None:
         env["PYTHONPATH"] = str(old)
     load_before = os.getloadavg()[0]
-    cpu_before = children_cpu()
+    group = CpuGroup(label)
     start = time.perf_counter()
-    run = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, env=env)
+    run = subprocess.run(
+        command,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        preexec_fn=group.enter,  # a cgroup is joined between fork and exec
+    )
     wall = time.perf_counter() - start
     reap_orphans()
-    cpu = children_cpu() - cpu_before
+    cpu = group.seconds()
+    CPU_HOW[0] = group.how
     if run.returncode != 0:
         sys.exit(f"{label}: grader failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
     results = [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
@@ -223,6 +275,7 @@ def main() -> None:
                 grade("new, one submission, empty cache", single, work / "n1", 1, args.budget, None, cold_cache),
                 grade("new, one submission, warm cache", single, work / "n2", 1, args.budget, None, cold_cache),
             ]  # fmt: skip
+            print(f"CPU seconds counted by {CPU_HOW[0]}")
             for run in runs:
                 print(describe(run, 1, 15.0), flush=True)
             agree = runs[0].verdicts() == runs[1].verdicts() == runs[2].verdicts()
