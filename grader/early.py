@@ -47,8 +47,9 @@ class EarlyStart(Generic[T]):
         self._error: BaseException | None = None
         self.seconds: float | None = None
         """How long the start took (None until it ended)."""
-        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=name)
+        """The thread the start runs in."""
+        self.thread.start()
 
     def _run(self) -> None:
         began = time.monotonic()

@@ -121,7 +121,7 @@ def grade_submission(
     if candidate is not None and attempted:
         reference.prestart()  # the reference's worker starts alongside the candidate's
         say("starting the sandbox")
-        with closing(candidate.take()) as worker:
+        with closing(taken(candidate, reference)) as worker:
             stages.add("starting the sandbox", candidate.seconds or 0.0, background=True)
             info = worker.info
             sandbox_info = {
@@ -242,6 +242,16 @@ def start_sandbox(worker: Sandbox) -> Sandbox:
     """``worker``, started (`EarlyStart` runs this in the background)."""
     worker.start()
     return worker
+
+
+def taken(candidate: EarlyStart[Sandbox], reference: LazyReference) -> Sandbox:
+    """The candidate's started worker; when it could not start, the reference's (started
+    alongside) is closed before the error goes on."""
+    try:
+        return candidate.take()
+    except BaseException:
+        reference.close()
+        raise
 
 
 def import_noise(event: str) -> bool:

@@ -4,7 +4,7 @@
   Penn Treebank tokenised from a data folder), keyed by the files' content;
 - `lm_baseline`: the reference model's run on the grader's loop (`training.reference_baseline`),
   keyed by the corpus, the task's options and the settings; run in the reference's worker
-  while the candidate's model trains in theirs (`alongside`);
+  while the candidate's model trains in theirs (`grader.trusted.LazyReference.alongside`);
 - `position_blind`: the positional test's position-blind baseline (`grader.positional`).
 
 Each is deterministic given its key (one thread, seeded), so a value read from the cache is
@@ -25,7 +25,6 @@ import torch
 
 from grader import reference_cache
 from grader.config import GraderConfig
-from grader.early import EarlyStart
 from grader.result import TrainingRun, from_jsonable, to_jsonable
 from reference.data import Corpus, load_corpus
 
@@ -128,12 +127,6 @@ def lm_baseline(corpus: Corpus, opts: Any, config: GraderConfig, reference: Any)
         decode=lambda data: from_jsonable(TrainingRun, data),
         keep=complete,
     )
-
-
-def alongside(compute: Callable[[], Any]) -> EarlyStart[Any]:
-    """``compute()`` in a background thread: a run in the reference's worker goes on while the
-    candidate's worker trains (two processes, two cores); ``take()`` waits for it."""
-    return EarlyStart(compute, lambda value: None, name="reference-side")
 
 
 # --- the positional test's position-blind baseline ---------------------------------------------

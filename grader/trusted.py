@@ -15,8 +15,10 @@ folders are not mounted), so the reference travels as strings, like a submission
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import reference
 from grader.config import GraderConfig
@@ -84,7 +86,17 @@ class LazyReference:
         self.worker: Sandbox | None = None
         self.failure: str | None = None
         self._early: EarlyStart[Sandbox] | None = None
+        self._alongside: EarlyStart[Any] | None = None
         self._lock = threading.RLock()  # the kinds may use it from a thread of their own
+
+    def alongside(self, compute: Callable[[], Any]) -> EarlyStart[Any]:
+        """``compute()`` in a background thread that has the worker to itself: any other
+        thread's `get` waits until it is done (a timing round must never share the worker
+        with a training run). ``take()`` gives its value."""
+        self.prestart()  # started from a thread that outlives it (`grader.early`)
+        with self._lock:
+            self._alongside = EarlyStart(compute, lambda value: None, name="reference-side")
+            return self._alongside
 
     def prestart(self) -> None:
         """Start the worker now, in the background, so that it is ready when first needed
@@ -110,6 +122,9 @@ class LazyReference:
     def get(self) -> Sandbox:
         """The started worker; `ReferenceUnavailable` when it cannot start (said once, then
         the same reason every time)."""
+        alongside = self._alongside
+        if alongside is not None and threading.current_thread() is not alongside.thread:
+            alongside.wait()
         with self._lock:
             if self.failure is not None:
                 raise ReferenceUnavailable(self.failure)

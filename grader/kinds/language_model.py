@@ -97,8 +97,7 @@ class LanguageModel(Kind):
         run.shared["lm_vocab"] = corpus.vocab_size
         # The reference model's run (cached, else in the reference's worker) goes on while
         # the candidate's model trains in theirs.
-        run.reference.prestart()  # started from a thread that outlives the run (`grader.early`)
-        baseline = reference_side.alongside(
+        baseline = run.reference.alongside(
             lambda: reference_side.lm_baseline(corpus, opts, config, run.reference)
         )
         runs: list[TrainingRun] = []

@@ -59,10 +59,40 @@ def test_the_thread_holds_on_while_asked_to() -> None:
     )
     early.take()
     time.sleep(0.3)
-    assert early._thread.is_alive()  # still the parent of what it started
+    assert early.thread.is_alive()  # still the parent of what it started
     holding.set()
-    early._thread.join(5)
-    assert not early._thread.is_alive()
+    early.thread.join(5)
+    assert not early.thread.is_alive()
+
+
+class Running:
+    """Stands for a started worker (LazyReference only asks whether it is alive)."""
+
+    alive = True
+
+    def close(self) -> None:
+        self.alive = False
+
+
+def test_a_computation_alongside_has_the_reference_worker_to_itself() -> None:
+    reference = LazyReference.started(Running(), GraderConfig())  # type: ignore[arg-type]
+    release, order = threading.Event(), []
+
+    def baseline() -> str:
+        assert reference.get() is not None  # its own thread is never kept waiting
+        release.wait(5)
+        order.append("baseline done")
+        return "run"
+
+    running = reference.alongside(baseline)
+    timing = threading.Thread(target=lambda: (reference.get(), order.append("timing got it")))
+    timing.start()
+    time.sleep(0.3)
+    assert order == []  # the timing waits while the baseline runs
+    release.set()
+    timing.join(5)
+    assert running.take() == "run"
+    assert order == ["baseline done", "timing got it"]
 
 
 @pytest.mark.slow
