@@ -322,6 +322,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if keys.can_sign:
         guard_signing_key()
     results = run_grading(args, show_score=True)
+    if args.profile:
+        from grader.stages import profile_lines
+
+        for result in results:
+            print("\n".join(profile_lines(result.submission.name, result.environment)))
     if keys.can_sign:
         sign_batch(results, Path(args.out), keys)
     if args.fail_under is not None:
@@ -725,6 +730,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=percentage,
         metavar="GRADE",
         help="exit 1 if any overall grade is below GRADE (0-100)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where each submission's grading time went: every stage, its seconds and share",
     )
     p.set_defaults(func=cmd_grade)
 

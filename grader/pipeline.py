@@ -11,6 +11,7 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -25,6 +26,7 @@ from grader.answers.tasks import question_tasks
 from grader.assignment import Assignment, TaskSpec
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
+from grader.early import EarlyStart
 from grader.gradable import decide
 from grader.intake import extract, resolve
 from grader.intake.tampering import suspected_tampering
@@ -39,6 +41,7 @@ from grader.result import (
     TrainingResult,
 )
 from grader.sandbox import CandidateError, Sandbox, WorkerError
+from grader.stages import Stages
 from grader.trusted import LazyReference, ordered
 
 Progress = Callable[[str], None]
@@ -62,11 +65,14 @@ def grade_submission(
     progress: Progress | None = None,
     name: str | None = None,
     hidden_paths: tuple[Path, ...] = (),
+    stages: Stages | None = None,
 ) -> SubmissionResult:
     """Grade the submission at ``path``. ``hidden_paths`` are folders the candidate's worker
     must not see even though they lie under a mounted one (the batch's output folder, where
-    other candidates' results are)."""
-    say = progress or (lambda stage: None)
+    other candidates' results are). ``stages`` records the seconds of each stage (every
+    ``progress`` call starts one; `grader.stages`)."""
+    stages = stages if stages is not None else Stages()
+    say = stages.progress(progress)
     started = time.monotonic()
     say("reading")
     sub = load_unit(path, assignment, config.intake)  # a file, a folder or an archive
@@ -76,9 +82,33 @@ def grade_submission(
     extracted = extract(sub, handout)
     answers = find_and_score(assignment, sub.cells, config.answers)
     resolutions = resolve(extracted, assignment, overrides)
+    # The worker starts (seconds of waiting on its interpreter) while the code is reviewed.
+    candidate = (
+        EarlyStart(
+            lambda: start_sandbox(
+                Sandbox(
+                    config.sandbox,
+                    device=config.device,
+                    seed=config.seed,
+                    label=sub.name,
+                    hidden_paths=tuple(str(p) for p in hidden_paths),
+                )
+            ),
+            Sandbox.close,
+            name="worker-start",
+            hold=lambda worker: worker.alive,
+        )
+        if extracted.source.strip()
+        else None
+    )
     say("static analysis")
-    # The static review reads the candidate's top-level cells too (the worker never runs them).
-    quality = analyse_submission(sub, extracted, handout, config.quality)
+    try:
+        # The static review reads the candidate's top-level cells too (the worker never runs them).
+        quality = analyse_submission(sub, extracted, handout, config.quality)
+    except BaseException:
+        if candidate is not None:
+            candidate.drop()
+        raise
     attempted = bool(quality.candidate_lines)  # False: the handout as handed out, or no code at all
     errors = list(
         dict.fromkeys([*sub.errors, *extracted.errors, *extracted.load_risks])
@@ -88,14 +118,12 @@ def grade_submission(
         errors.append(TAMPERING + "; ".join(tampering))
     checked = Checked()
     sandbox_info: dict[str, Any] = {}
-    if extracted.source.strip() and attempted:
-        with Sandbox(
-            config.sandbox,
-            device=config.device,
-            seed=config.seed,
-            label=sub.name,
-            hidden_paths=tuple(str(p) for p in hidden_paths),
-        ) as worker:
+    reference = reference_for(assignment, config)
+    if candidate is not None and attempted:
+        reference.prestart()  # the reference's worker starts alongside the candidate's
+        say("starting the sandbox")
+        with closing(taken(candidate, reference)) as worker:
+            stages.add("starting the sandbox", candidate.seconds or 0.0, background=True)
             info = worker.info
             sandbox_info = {
                 "isolation": info.isolation,
@@ -111,7 +139,14 @@ def grade_submission(
             else:
                 try:
                     run_checks(
-                        worker, assignment, resolutions, report.symbols, config, say, checked
+                        worker,
+                        assignment,
+                        resolutions,
+                        report.symbols,
+                        config,
+                        say,
+                        checked,
+                        reference=reference,
                     )
                 except WorkerError as exc:  # the submission's time ran out, or a restart failed
                     errors.append(
@@ -127,7 +162,13 @@ def grade_submission(
                 errors.append(f"The sandbox refused what the code tried ({len(refused)}): {shown}")
     elif not extracted.source.strip():
         errors.append(no_code_message(extracted))
+    if candidate is not None and not attempted:
+        candidate.drop()  # the handout came back unchanged: nothing of theirs to run
+    reference.close()
 
+    say("scoring")
+    for stage, seconds in checked.background.items():
+        stages.add(stage, seconds, background=True)
     checks, training_result, timings = checked.results, checked.training, checked.timings
     tasks = {
         t.id: task_result(
@@ -177,6 +218,7 @@ def grade_submission(
             for name in ("optimisation", "reusability", "readability")
         }
     weights = assignment.criterion_weights or config.scoring.criterion_weights
+    stages.stop()
     result = SubmissionResult(
         submission=sub.info(),
         assignment=assignment.id,
@@ -184,7 +226,8 @@ def grade_submission(
         training=training_result,
         criteria=criteria,
         overall=0.0 if tampering else scoring.overall(criteria, weights),
-        environment=environment(config, training_result, sandbox_info, time.monotonic() - started),
+        environment=environment(config, training_result, sandbox_info, time.monotonic() - started)
+        | stages.as_dict(),
         source=quality.source,
         candidate_lines=tuple(sorted(quality.candidate_lines)),
         timings=timings.timings,
@@ -195,6 +238,22 @@ def grade_submission(
     )
     result = authorship.judged(result, assignment, config, withheld=bool(tampering))
     return decide(result)  # not gradable when nothing of it could be judged
+
+
+def start_sandbox(worker: Sandbox) -> Sandbox:
+    """``worker``, started (`EarlyStart` runs this in the background)."""
+    worker.start()
+    return worker
+
+
+def taken(candidate: EarlyStart[Sandbox], reference: LazyReference) -> Sandbox:
+    """The candidate's started worker; when it could not start, the reference's (started
+    alongside) is closed before the error goes on."""
+    try:
+        return candidate.take()
+    except BaseException:
+        reference.close()
+        raise
 
 
 def import_noise(event: str) -> bool:
@@ -229,6 +288,8 @@ class Checked:
     isolation: dict[str, tuple[tuple[CheckResult, ...], str]] = field(default_factory=dict)
     """Task id -> (the checks that fail only as written, the note), for tasks graded with
     stand-ins (`grader.stand_ins`)."""
+    background: dict[str, float] = field(default_factory=dict)
+    """Seconds of work the kinds did alongside (``shared["background"]``), for `Stages`."""
 
 
 def run_checks(
@@ -239,13 +300,14 @@ def run_checks(
     config: GraderConfig,
     say: Progress,
     checked: Checked | None = None,
+    reference: LazyReference | None = None,
 ) -> Checked:
     """Every task's checks, then the training checks, then the timings, in one worker; the
     kinds (`grader.kinds`) do the work, this only calls their hooks in order. ``checked`` is
-    filled in as they go."""
+    filled in as they go; ``reference`` (closed here) may have been started early."""
     checked = checked if checked is not None else Checked()
     results = checked.results
-    reference = reference_for(assignment, config)
+    reference = reference or reference_for(assignment, config)
     try:
         _, runs = run_suites(
             worker, assignment, resolutions, symbols, config, say, reference, results
@@ -277,6 +339,7 @@ def run_checks(
             elif trained is not None:
                 results.setdefault(run.task.id, []).extend(trained.checks)
                 checked.training = checked.training or trained.result
+        checked.background = runs[0].shared.get("background", {}) if runs else {}
         say("timing against the reference")
         checked.timings = time_tasks(worker, runs, results, config, reference)
         for check in checked.timings.checks:  # output wrong while timed: the task's own failure

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from grader import dummy_data
+from grader import dummy_data, reference_side
 from grader.checks.base import Violation
 from grader.checks.binding import construct, order_of, params_of
 from grader.checks.positional_model import model_values
@@ -168,8 +168,9 @@ def position_blind_loss(
     task: DummyTask, steps: int, n_heads: int, batch_size: int, lr: float, seed: int
 ) -> float:
     """Validation MSE of the reference model WITHOUT its positional encoding, trained with the
-    same loop and budget (trusted code, run here; cached across submissions)."""
-    return _blind_loss(
+    same loop and budget (trusted code, run here; cached across submissions and on disk,
+    `grader.reference_side`)."""
+    arguments = (
         seed,
         task.seq_len,
         task.d_model,
@@ -181,6 +182,7 @@ def position_blind_loss(
         batch_size,
         lr,
     )
+    return reference_side.position_blind(arguments, lambda: _blind_loss(*arguments))
 
 
 def validation_mse(worker: Any, model: Any, task: DummyTask) -> float:

@@ -14,11 +14,15 @@ folders are not mounted), so the reference travels as strings, like a submission
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import reference
 from grader.config import GraderConfig
+from grader.early import EarlyStart
 from grader.sandbox import Sandbox, WorkerError
 
 REFERENCE_DIR = Path(reference.__file__).resolve().parent
@@ -81,6 +85,32 @@ class LazyReference:
         self.config, self.modules, self.solution = config, modules, solution
         self.worker: Sandbox | None = None
         self.failure: str | None = None
+        self._early: EarlyStart[Sandbox] | None = None
+        self._alongside: EarlyStart[Any] | None = None
+        self._lock = threading.RLock()  # the kinds may use it from a thread of their own
+
+    def alongside(self, compute: Callable[[], Any]) -> EarlyStart[Any]:
+        """``compute()`` in a background thread that has the worker to itself: any other
+        thread's `get` waits until it is done (a timing round must never share the worker
+        with a training run). ``take()`` gives its value."""
+        self.prestart()  # started from a thread that outlives it (`grader.early`)
+        with self._lock:
+            self._alongside = EarlyStart(compute, lambda value: None, name="reference-side")
+            return self._alongside
+
+    def prestart(self) -> None:
+        """Start the worker now, in the background, so that it is ready when first needed
+        (`grader.early`); nothing when there is no reference to load."""
+        with self._lock:
+            started = self.worker is not None or self._early is not None
+            if started or self.failure is not None or not (self.modules or self.solution):
+                return
+            self._early = EarlyStart(
+                lambda: start_reference(self.config, self.modules, self.solution),
+                Sandbox.close,
+                name="reference-start",
+                hold=lambda worker: worker.alive,
+            )
 
     @classmethod
     def started(cls, worker: Sandbox, config: GraderConfig) -> LazyReference:
@@ -92,18 +122,25 @@ class LazyReference:
     def get(self) -> Sandbox:
         """The started worker; `ReferenceUnavailable` when it cannot start (said once, then
         the same reason every time)."""
-        if self.failure is not None:
-            raise ReferenceUnavailable(self.failure)
-        if self.worker is None or not self.worker.alive:
-            try:
-                if self.worker is not None:
-                    self.worker.restart()  # reloads the same sources
-                else:
-                    self.worker = start_reference(self.config, self.modules, self.solution)
-            except (ReferenceUnavailable, WorkerError) as exc:
-                self.failure = exc.summary() if isinstance(exc, WorkerError) else str(exc)
-                raise ReferenceUnavailable(self.failure) from None
-        return self.worker
+        alongside = self._alongside
+        if alongside is not None and threading.current_thread() is not alongside.thread:
+            alongside.wait()
+        with self._lock:
+            if self.failure is not None:
+                raise ReferenceUnavailable(self.failure)
+            if self.worker is None or not self.worker.alive:
+                try:
+                    if self._early is not None:  # started in the background: wait for it
+                        early, self._early = self._early, None
+                        self.worker = early.take()
+                    elif self.worker is not None:
+                        self.worker.restart()  # reloads the same sources
+                    else:
+                        self.worker = start_reference(self.config, self.modules, self.solution)
+                except (ReferenceUnavailable, WorkerError) as exc:
+                    self.failure = exc.summary() if isinstance(exc, WorkerError) else str(exc)
+                    raise ReferenceUnavailable(self.failure) from None
+            return self.worker
 
     def optional(self) -> Sandbox | None:
         """The worker, or None when it cannot start (each stage then says why on its own)."""
@@ -113,6 +150,10 @@ class LazyReference:
             return None
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        with self._lock:
+            if self._early is not None:  # never needed: stopped once started, not waited for
+                self._early.drop()
+                self._early = None
+            if self.worker is not None:
+                self.worker.close()
+                self.worker = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,3 +20,22 @@ def ptb_dir() -> Path:
     if not (path / "ptb.valid.txt").is_file() or not (path / "ptb.test.txt").is_file():
         pytest.skip(f"Penn Treebank valid/test splits not found in {path.resolve()}")
     return path
+
+
+_SESSION_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One reference-side cache for the whole session (`grader.reference_cache`), unless
+    GRADER_CACHE_DIR names one: the grader processes the tests start share it, so the reference
+    side is paid once, and every test that grades after the first reads cached values. Never
+    the user's own cache."""
+    if "GRADER_CACHE_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="grader-test-cache-")
+        _SESSION_CACHE.append(folder)
+        os.environ["GRADER_CACHE_DIR"] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _SESSION_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)

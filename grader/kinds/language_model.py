@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from grader import kinds, loop_watch, training
+from grader import kinds, loop_watch, reference_side, training
 from grader.checks import language_model
 from grader.kinds.base import Check, Kind, TaskRun, Trained
 from grader.kinds.transformer import mask_source, timing_masks, window_mask
@@ -23,7 +23,6 @@ from grader.result import CheckResult, TrainingRun
 from grader.sandbox import Handle, Sandbox, WorkerError
 from grader.timing import Item, Side, built
 from grader.training import LMOptions
-from reference.data import load_corpus
 
 PTB_VOCAB = 10_000
 """Vocabulary of the handout's Penn Treebank: the output layer's size dominates a step, so
@@ -94,9 +93,15 @@ class LanguageModel(Kind):
         worker, config, model_cls = run.worker, run.config, run.symbol
         seq_first = bool(run.shared.get("seq_first"))
         mask = window_mask(run, opts.bptt)
-        corpus = load_corpus(config.data_dir, config.splits)
+        corpus = reference_side.corpus(config.data_dir, config.splits)
         run.shared["lm_vocab"] = corpus.vocab_size
+        # The reference model's run (cached, else in the reference's worker) goes on while
+        # the candidate's model trains in theirs.
+        baseline = run.reference.alongside(
+            lambda: reference_side.lm_baseline(corpus, opts, config, run.reference)
+        )
         runs: list[TrainingRun] = []
+        run.say(f"{run.task.id}: your model on the grader's loop")
         try:
             worker.run("reseed", config.seed)
             model = training.new_model(worker, model_cls, corpus.vocab_size, opts)
@@ -118,6 +123,7 @@ class LanguageModel(Kind):
         masks_itself = False
         train_fn = run.part("train")
         if train_fn and train_fn in run.loaded:
+            run.say(f"{run.task.id}: your {train_fn}()")
             try:
                 worker.run("reseed", config.seed)
                 loop, observations, steps = training.candidate_loop(
@@ -137,11 +143,15 @@ class LanguageModel(Kind):
                 message = f"your {train_fn}() could not be run: {exc.summary()}"
                 runs.append(TrainingRun("candidate_loop", "error", message))
                 worker.restart()
-        runs.append(training.reference_baseline(corpus, opts, config, run.reference.optional()))
+        run.say(f"{run.task.id}: the reference model's baseline")
+        runs.append(baseline.take())
+        background = run.shared.setdefault("background", {})
+        background[f"{run.task.id}: the reference model's baseline"] = baseline.seconds or 0.0
         checks = training.checks_from_runs(
             run.task.id, runs, observations, corpus.unigram_entropy, config, masks_itself
         )
         if train_fn and train_fn in run.loaded:
+            run.say(f"{run.task.id}: probing your {train_fn}()")
             checks += loop_checks(run, model_cls, train_fn)
             checks += step_checks(run.task.id, steps, opts.clip, train_fn)
         return Trained(training.result(runs, corpus, config), checks)

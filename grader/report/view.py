@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from grader import stages
 from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import (
     CRITERIA,
@@ -222,6 +223,7 @@ def scorecard_context(
         "answers": [answer_view(a) for a in result.answers],
         "settings": describe(of_result(result)),
         "smoke": NOT_A_GRADE if is_smoke(of_result(result)) else "",
+        "time_spent": stages.summary(result.environment),
     }
 
 

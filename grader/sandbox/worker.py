@@ -228,7 +228,10 @@ class Worker:
         return Keep(self._lookup(name))
 
     def op_new(self, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Keep:
-        return Keep(self._target(target)(*args, **kwargs))
+        made = self._target(target)(*args, **kwargs)
+        if self.device.type != "cpu" and isinstance(made, torch.nn.Module):
+            made.to(self.device)  # in place: where its inputs arrive (`_to_device`)
+        return Keep(made)
 
     def op_torch_new(
         self, name: str, args: list[Any], kwargs: dict[str, Any], params_of: Any

@@ -71,6 +71,7 @@ def batch(grader: Runner, tmp_path_factory: pytest.TempPathFactory) -> GradedBat
         f"attention={MAPPED_SYMBOL}",
         "--format",
         "html,json,junit,markdown",
+        "--profile",
         *corpus,
     ]
     interrupted, survivors = interrupt_after_first_result(args, out)

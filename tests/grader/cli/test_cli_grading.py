@@ -93,6 +93,45 @@ def test_an_interrupted_run_keeps_its_results_and_ends_its_processes(batch: Grad
     assert batch.survivors == [], "processes of the interrupted run outlived it"
 
 
+PIPELINE_STAGES = (
+    "reading",
+    "static analysis",
+    "starting the sandbox",
+    "loading in the sandbox",
+    "checking attention",
+    "training: your model on the grader's loop",
+    "training: the reference model's baseline",
+    "timing against the reference",
+)
+
+
+def test_every_result_records_where_its_time_went(batch: GradedBatch) -> None:
+    environment = result(batch, "mapped_typical")["environment"]
+    stages = environment["stages"]
+    for stage in ("process start", *PIPELINE_STAGES, "writing reports"):
+        assert stage in stages, f"{stage!r} missing from {sorted(stages)}"
+    assert all(seconds >= 0 for seconds in stages.values())
+    # The pipeline's stages follow one another: together they are its time, to rounding.
+    within = sum(
+        s for name, s in stages.items() if name not in ("process start", "writing reports")
+    )
+    assert within == pytest.approx(environment["grading_seconds"], abs=0.5)
+    assert environment["stages_background"]["starting the sandbox"] > 0  # alongside the review
+    scorecard = (batch.out / "mapped_typical" / "scorecard.html").read_text(encoding="utf-8")
+    assert "Graded in <strong>" in scorecard and "the longest stages:" in scorecard
+    longest = max(stages, key=lambda name: stages[name] if name != "writing reports" else -1)
+    assert longest.replace("'", "&#39;") in scorecard
+
+
+def test_profile_prints_every_stage_of_every_submission(batch: GradedBatch) -> None:
+    out = batch.resumed.stdout
+    assert "mapped_typical: " in out and " stages" in out
+    profile = out[out.index("mapped_typical: ") :]
+    for stage in PIPELINE_STAGES:
+        assert stage in profile
+    assert "(alongside) starting the sandbox" in profile
+
+
 def test_the_rerun_resumes_without_regrading_what_was_done(batch: GradedBatch) -> None:
     log = batch.resumed.stderr
     for name, mtime in batch.done_after_interrupt.items():
