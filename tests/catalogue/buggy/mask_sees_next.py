@@ -7,12 +7,16 @@ from torch import Tensor
 
 CATCHES = ["causal_mask.convention"]
 MAY_CATCH = [
+    "attention.matches_reference_masked",
+    "causal_mask.attends_self",
+    "causal_mask.length_one",
     "causal_mask.causal",
+    "causal_mask.other_length",
     "multi_head_attention.causal",
     "encoder_block.causal",
     "training.model_causal",
-    "training.not_too_good",
     "training.loss_decreases",
+    "training.not_too_good",
 ]
 
 
