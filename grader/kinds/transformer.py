@@ -80,8 +80,9 @@ def window_mask(run: TaskRun, length: int) -> torch.Tensor | None:
 
 def timing_masks(run: TaskRun, length: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(the candidate's mask, the reference's keep-mask) for a timed window: the reference
-    gets a causal mask exactly when the candidate does, so both do the same work."""
-    theirs = window_mask(run, length)
+    gets a causal mask exactly when the candidate does, so both do the same work. Only an
+    identified mask: one that is not causal would make their output differ from ours."""
+    theirs = window_mask(run, length) if mask_source(run).style is not None else None
     return theirs, None if theirs is None else reference_causal_mask(length)  # (L, L)
 
 
