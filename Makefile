@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (see README):
 #   make grade   set up, then grade the example submissions and the seeds, write the reports
-#   make test    set up, then run the test suite
+#   make test    set up, then run the test suite (all but the whole-corpus runs)
+#   make test-corpus   the whole corpora graded from the command line (tests/wild: ~40 min)
 # Set-up is idempotent: a warm run only checks stamps.
 
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ OUT   ?= out
 SHARED ?= ../shared
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml scripts/setup.sh 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: setup grade test test-fast bench clean
+.PHONY: setup grade test test-fast test-corpus bench clean
 
 setup: $(STAMP)
 
@@ -26,6 +27,9 @@ test: setup
 
 test-fast: setup
 	@$(PY) -m pytest -m "not slow" -q
+
+test-corpus: setup
+	@$(PY) -m pytest -m corpus -q -p no:cacheprovider tests
 
 # The reference against PyTorch's built-ins, then the sandbox's overhead (about 30 s).
 # The other scripts in tests/benchmarks (the whole grader, the battery, the timings) are

@@ -21,7 +21,20 @@ so a clipped norm can sit a hair above it."""
 
 
 def gradients_reset(steps: list[dict[str, Any]], train_fn: str) -> Verdict:
-    """The gradients start from zero at every optimiser step after the first."""
+    """The gradients start from zero at every optimiser step after the first, and are not
+    zeroed again before the step uses them."""
+    emptied = [s for s in steps if s.get("backwards") and float(s["grad_norm"]) == 0.0]
+    if steps and len(emptied) == len(steps):
+        return (
+            "fail",
+            (
+                f"at each of the {len(steps)} optimiser steps of your {train_fn}() the gradients "
+                "are zero (norm 0) although loss.backward() ran before it: optimizer.zero_grad() "
+                "sits between loss.backward() and optimizer.step(), so every step sees zero "
+                "gradients and nothing learns. Call zero_grad() before backward()"
+            ),
+            {"steps_with_zero_gradients": len(emptied), "steps_watched": len(steps)},
+        )
     later = steps[1:]  # the first step has nothing before it to reset
     if not later:
         return (

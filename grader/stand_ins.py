@@ -70,7 +70,9 @@ def standing_in(run: SuiteContext, parts: Sequence[SuiteContext]) -> Iterator[No
     source = run.shared.get("mask_source")
     style = getattr(source, "style", None) or understood_style(run)
     convention = style.convention if style is not None else "keep-bool"
-    leading = len(style.leading) if style is not None else 0
+    # Their own shape when their mask was not identified: a model that indexes a (1, L, L)
+    # mask (mask.unsqueeze(1)) must get one from the stand-in too.
+    leading = len(source.leading) if source is not None else 0
     try:
         for part in parts:
             run.worker.substitute(part.symbol, part.task.kind, convention, leading)

@@ -39,3 +39,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _SESSION_CACHE:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``corpus`` (whole corpora graded from the command line, tens of minutes)
+    run only when the marker expression asks for them (``make test-corpus``: ``-m corpus``);
+    any other run, ``make test`` and a run by path included, deselects them."""
+    if "corpus" in (config.getoption("markexpr") or "").replace("not corpus", ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("corpus") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

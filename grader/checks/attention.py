@@ -142,6 +142,20 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                 "dropout is not applied to the attention weights",
                 **shape.describe(),
             )
+        # Equal scores (zero queries): every weight is 1/len_k. Dropout on the weights still
+        # zeroes some of them; dropout on the scores zeroes zeros and changes nothing, so a
+        # dropout placed before the mask and the softmax (where a mask that fills after it
+        # hides its NaN) shows here.
+        flat = torch.zeros_like(q)
+        if torch.equal(call(flat, k, v, dropout=drop), call(flat, k, v)):
+            raise Violation(
+                "with every score equal (zero queries) a dropout module in training mode changes "
+                "nothing: dropout acts on the scores before the softmax (a dropped score of 0 "
+                "stays 0), not on the attention weights. Apply dropout to the weights, after "
+                "the softmax",
+                queries="zeros",
+                **shape.describe(),
+            )
         if style is not None:  # dropout with a causal mask: blocked scores are -inf
             keep = torch.ones(shape.len_q, shape.len_k, dtype=torch.bool).tril()
             given = style.encode(keep, q.dtype)

@@ -23,6 +23,12 @@ VOCAB = 50
 SIZES = {"d_model": 16, "nhead": 2, "d_hid": 32, "nlayers": 2, "dropout": 0.0}
 """A small model of the handout's shape (the handout uses 200/2/200/2)."""
 LOGIT_TOLERANCE = 1e-4
+"""Relative change of float32 logits below which swapped tokens count as unchanged: float32
+rounding of a model that ignores order moves them by about 1e-7."""
+PRECISE_TOLERANCE = 1e-9
+"""The same in float64, where such a model moves them by about 1e-16: a model initialised as
+GPT-2 is (normal(0, 0.02)) attends almost uniformly at first, so its positions move its
+logits by a few millionths of their size, under `LOGIT_TOLERANCE` but far above this."""
 LAYOUT_PROBE = (3, 7)
 """(batch, seq) of the window that tells a batch-first model from a seq-first one: unequal,
 so that a mask for the sequence cannot fit the batch axis."""
@@ -112,13 +118,30 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             return None
         return source.mask(w, length, torch.float32)
 
-    def logits(src: torch.Tensor, masked: bool = True) -> torch.Tensor:
-        mask = mask_for(src.shape[1]) if masked else None
+    def precise() -> Any:
+        """The model in float64, or None when it does not run in float64 (a tensor made
+        in float32 inside forward): positions are judged at float64 precision, where a
+        small initialisation's tiny positional effect stands far above rounding."""
+        handle = build()
         try:
-            out = w.call(model["handle"], src, mask)
+            w.call_method(handle, "double")
+            w.call(handle, tokens(1, 3, 0), None)
+        except CandidateError:
+            return None
+        return handle
+
+    def logits(src: torch.Tensor, masked: bool = True, which: str = "handle") -> torch.Tensor:
+        mask = mask_for(src.shape[1]) if masked else None
+        make = build if which == "handle" else precise
+        if which not in model:
+            model[which] = make()
+        if model[which] is None:  # no float64 model: the float32 one
+            which = "handle"
+        try:
+            out = w.call(model[which], src, mask)
         except StaleHandle:  # an earlier property killed the worker, which was restarted
-            model["handle"] = build()
-            out = w.call(model["handle"], src, mask)
+            model[which] = make()
+            out = w.call(model[which], src, mask)
         if not isinstance(out, torch.Tensor):
             raise Violation(f"forward returned {type(out).__name__}, expected logits")
         return out
@@ -185,15 +208,19 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
         swapped[:, [0, 1]] = swapped[:, [1, 0]]
         # Without a mask: from the second layer on, a causal mask alone leaks token order, so
         # only unmasked attention tells whether positional information is there.
-        original = logits(src, masked=False)[:, -1]  # (batch, vocab) at the last position
-        moved = float((original - logits(swapped, masked=False)[:, -1]).abs().max())
+        # In float64 when the model runs in it (`PRECISE_TOLERANCE`): a small initialisation
+        # makes the positional effect tiny, never zero.
+        original = logits(src, masked=False, which="double")[:, -1]  # (batch, vocab), last position
+        moved = float((original - logits(swapped, masked=False, which="double")[:, -1]).abs().max())
         # Relative to the outputs' size: a model that returns probabilities (~1/vocab) moves
         # them by little, and still uses positions.
-        tolerance = LOGIT_TOLERANCE * max(float(original.abs().max()), 1e-3)
+        relative = PRECISE_TOLERANCE if original.dtype == torch.float64 else LOGIT_TOLERANCE
+        tolerance = relative * max(float(original.abs().max()), 1e-3)
         if moved <= tolerance:
             swap = (
                 f"swapping the tokens at positions 0 and 1 leaves the logits at position {seq - 1} unchanged "
-                f"(max change {moved:.2g}): no positional information reaches the model"
+                f"(max change {moved:.2g}, in {str(original.dtype).removeprefix('torch.')}): no "
+                "positional information reaches the model"
             )
             by_row = along_batch(src)
             if by_row > tolerance:

@@ -46,6 +46,18 @@ class MaskSource:
     """What was seen, in plain values, when no convention could be identified: the call and
     the mask it returned (small masks in full, larger ones by shape)."""
 
+    @property
+    def leading(self) -> tuple[int, ...]:
+        """The leading singleton dims the candidate gives their masks: from the identified
+        convention, else from the shape of the mask their function returned (a (1, L, L)
+        mask that is not causal still says how their model indexes masks)."""
+        if self.style is not None:
+            return self.style.leading
+        shape = self.evidence.get("mask_shape")
+        if isinstance(shape, tuple) and len(shape) > 2 and all(d == 1 for d in shape[:-2]):
+            return tuple(shape[:-2])
+        return ()
+
     def mask(self, worker: Any, length: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """A causal mask of ``length`` in the candidate's convention: from their function when
         it honours the length, else built here in their convention (so that a mask bug is

@@ -80,7 +80,10 @@ def identify(mask: object, length: int) -> MaskStyle | str:
             return MaskStyle("keep-bool", leading, torch.bool)
         if torch.equal(square, ~lower):
             return MaskStyle("block-bool", leading, torch.bool)
-        return "a boolean mask that is neither lower-triangular (keep) nor strictly upper (block)"
+        return (
+            "a boolean mask that is neither lower-triangular (keep) nor strictly upper (block)"
+            + (near_miss(square))
+        )
     values = square.double()
     blocked = values <= LARGE_NEGATIVE
     if bool((values[lower] == 0).all()) and bool(blocked[~lower].all()):
@@ -89,9 +92,49 @@ def identify(mask: object, length: int) -> MaskStyle | str:
         return MaskStyle("keep-float", leading, square.dtype)
     if torch.equal(values, (~lower).double()):
         return MaskStyle("block-float", leading, square.dtype)
-    return "a float mask that is neither additive 0/-inf nor 0/1 lower- or upper-triangular"
+    return "a float mask that is neither additive 0/-inf nor 0/1 lower- or upper-triangular" + (
+        near_miss(square)
+    )
+
+
+def near_miss(square: torch.Tensor) -> str:
+    """What a mask that is not causal lets each position see, when it is a triangle off by
+    some diagonals in one of the conventions (``triu(..., diagonal=2)`` lets position i see
+    token i + 1, the next token it must predict); empty when it is not."""
+    length = square.size(-1)
+    if square.dtype == torch.bool:
+        readings = {"keep": square, "block": ~square}
+    else:
+        values = square.double()
+        readings = {}
+        if bool(((values == 0) | (values == 1)).all()):
+            readings = {"keep": values == 1, "block": values == 0}
+        elif bool((values <= LARGE_NEGATIVE).any()):
+            readings = {"additive": values > LARGE_NEGATIVE}
+    ones = torch.ones(length, length, dtype=torch.bool)
+    for reading, keep in readings.items():
+        for offset in range(2 - length, length - 1):  # not all seen, not none
+            if offset == 0 or not torch.equal(keep, ones.tril(offset)):
+                continue
+            if offset > 0:
+                seen = "the next token" if offset == 1 else f"the next {offset} tokens"
+                return (
+                    f"; read as {article(reading)} mask it lets position i see {seen} (up to i + "
+                    f"{offset}), later positions it must not see: the diagonal is off by {offset} "
+                    "(torch.triu(..., diagonal=1) marks exactly the later positions)"
+                )
+            return (
+                f"; read as {article(reading)} mask it hides position i from itself"
+                + (" and earlier tokens" if offset < -1 else "")
+                + f": the diagonal is off by {-offset} (each position must see itself)"
+            )
+    return ""
 
 
 def causal_keep(length: int) -> torch.Tensor:
     """(length, length) keep-mask: position i may attend to positions j <= i."""
     return torch.ones(length, length, dtype=torch.bool).tril()
+
+
+def article(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"

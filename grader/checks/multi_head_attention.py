@@ -23,7 +23,14 @@ from grader.checks.base import (
     run_probe,
     run_property,
 )
-from grader.checks.projections import Projections, closest, identify, linears, multi_head
+from grader.checks.projections import (
+    Projections,
+    closest,
+    identify,
+    linears,
+    multi_head,
+    wrong_scaling,
+)
 from grader.result import CheckResult
 from grader.sandbox import CandidateError
 
@@ -115,9 +122,10 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
             if nearest is None:
                 shapes = {lin.name: tuple(lin.weight.shape) for lin in linears(state)}
                 raise Violation(
-                    f"your module's Linear layers {shapes} are not four ({s.dim}, {s.dim}) projections, nor a fused "
-                    f"({3 * s.dim}, {s.dim}) one plus a ({s.dim}, {s.dim}) output, so the reference cannot be rebuilt "
-                    "from them",
+                    f"your module's Linear layers {shapes} are not query, key and value projections "
+                    f"(three ({s.dim}, {s.dim}) layers, fused ones of {2 * s.dim} or {3 * s.dim} rows, "
+                    f"or one ({s.dim // s.heads}, {s.dim}) layer per head) plus a ({s.dim}, {s.dim}) "
+                    "output, so the reference cannot be rebuilt from them",
                     layers=shapes,
                     **s.describe(),
                 )
@@ -128,6 +136,17 @@ def run(ctx: SuiteContext) -> list[CheckResult]:
                     "changes nothing, so a projection is computed but not used (is another layer used "
                     "in its place, or its result dropped?)",
                     unused=idle,
+                    **s.describe(),
+                )
+            scaling = wrong_scaling(
+                state, s.dim, s.heads, x.double(), out.double(), atol=max(atol, 1e-5) * 10
+            )
+            if scaling is not None:
+                raise Violation(
+                    f"your module scales the attention scores by {scaling}: it equals multi-head "
+                    "attention of your own projections with that scaling. Each head's scores "
+                    "q.k must be divided by sqrt(head_dim), head_dim = dim // n_heads",
+                    scaling=scaling,
                     **s.describe(),
                 )
             raise Violation(

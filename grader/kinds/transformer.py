@@ -22,7 +22,7 @@ from grader.checks.projections import candidates, multi_head
 from grader.config import TimingConfig
 from grader.kinds.base import Check, Kind, TaskRun
 from grader.result import CheckResult
-from grader.sandbox import Sandbox, WorkerError
+from grader.sandbox import CandidateError, Sandbox, WorkerError
 from grader.timing import FORWARD_BACKWARD, Item, Side, built, output_check, same_output
 from reference.masks import causal_mask as reference_causal_mask
 
@@ -52,7 +52,19 @@ def mask_source(run: TaskRun) -> masks.MaskSource:
 
 def window_mask(run: TaskRun, length: int) -> torch.Tensor | None:
     """The candidate's own causal mask for a window of ``length`` (float32), in their
-    convention; None when they have none or it cannot be built (the checks say why)."""
+    convention; None when they have none or it cannot be built (the checks say why).
+    A mask function whose masks were not identified is called each time, never cached: while
+    a task is graded in isolation (`grader.stand_ins`) its name is a correct stand-in."""
+    source = mask_source(run)
+    if source.style is None and source.function is not None:
+        try:
+            mask = source.mask(run.worker, length, torch.float32)
+        except CandidateError:
+            return None
+        except WorkerError:
+            run.worker.restart()
+            return None
+        return mask if isinstance(mask, torch.Tensor) else None
     cache = run.shared.setdefault("window_masks", {})
     if length not in cache:
         source = mask_source(run)
@@ -68,8 +80,9 @@ def window_mask(run: TaskRun, length: int) -> torch.Tensor | None:
 
 def timing_masks(run: TaskRun, length: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(the candidate's mask, the reference's keep-mask) for a timed window: the reference
-    gets a causal mask exactly when the candidate does, so both do the same work."""
-    theirs = window_mask(run, length)
+    gets a causal mask exactly when the candidate does, so both do the same work. Only an
+    identified mask: one that is not causal would make their output differ from ours."""
+    theirs = window_mask(run, length) if mask_source(run).style is not None else None
     return theirs, None if theirs is None else reference_causal_mask(length)  # (L, L)
 
 
@@ -86,7 +99,7 @@ def own_projections(
     weights = {k: v.double() for k, v in state.items()}
     truths = [
         multi_head(x.double(), x.double(), x.double(), option, heads, keep)
-        for option in candidates(weights, x.shape[-1])
+        for option in candidates(weights, x.shape[-1], heads)
     ]
 
     def compare(theirs: Any, _ours: Any) -> str | None:

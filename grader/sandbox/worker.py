@@ -46,6 +46,25 @@ TRACEBACK_CHARS = 8000
 MESSAGE_CHARS = 2000
 
 
+WARM_UPS: dict[str, Callable[[], Any]] = {
+    "einops": lambda: sys.modules["einops"].rearrange(torch.zeros(1, 1), "a b -> b a"),
+}
+"""Packages whose first call runs a slow lazy import, and a call that runs it: einops
+imports torch._dynamo on its first torch tensor (6 s on an idle core, more under load).
+Run once after a submission that imported the package is loaded, within the load's
+limit, so the per-check limit of a call judges the candidate's code, not a package's
+start-up."""
+
+
+def warm_up_packages() -> None:
+    for name, warm in WARM_UPS.items():
+        if name in sys.modules:
+            try:
+                warm()
+            except Exception:  # noqa: BLE001, S110 - the candidate's own calls will say why
+                pass
+
+
 class RequestError(Exception):
     """The grader asked for something impossible (unknown symbol, handle or recipe): not the
     candidate's fault, reported as such."""
@@ -211,6 +230,7 @@ class Worker:
         except ValueError as exc:
             raise RequestError(str(exc)) from None
         self.module, self.filenames = outcome.main, outcome.filenames
+        warm_up_packages()
         self.module_names = frozenset(modules)
         self.recorder = recorder.Recorder(outcome.main)
         error = self._candidate_error(outcome.error) if outcome.error is not None else None

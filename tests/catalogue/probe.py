@@ -49,14 +49,33 @@ def seed_of(name: str) -> int:
 
 
 def set_projections(mha: nn.Module, prefix: str) -> None:
-    """Give a multi-head attention fixed query/key/value/output weights, in either of the
-    catalogue's layouts: four square layers, or a fused (3 * dim, dim) layer plus output."""
+    """Give a multi-head attention fixed query/key/value/output weights, in any of the
+    catalogue's layouts: four square layers, a fused (3 * dim, dim) layer (rows projection by
+    projection, or head by head), a query layer and a fused key/value layer, or one module
+    per head; the output layer is always ``linear_cat_attn``."""
     dim = mha.dim
     weights = {role: randn(dim, dim, seed=seed_of(f"{prefix}.{role}")) * 0.5 for role in "qkvo"}
     biases = {role: randn(dim, seed=seed_of(f"{prefix}.{role}.b")) * 0.1 for role in "qkvo"}
+    heads, head_dim = mha.n_heads, dim // mha.n_heads
     if hasattr(mha, "linear_qkv"):
         mha.linear_qkv.weight.copy_(torch.cat([weights[r] for r in "qkv"]))  # (3 * dim, dim)
         mha.linear_qkv.bias.copy_(torch.cat([biases[r] for r in "qkv"]))
+    elif hasattr(mha, "query_key_value"):  # rows laid out head by head: (heads, 3, head_dim)
+        rows = torch.stack([weights[r].view(heads, head_dim, dim) for r in "qkv"], dim=1)
+        mha.query_key_value.weight.copy_(rows.reshape(3 * dim, dim))
+        bias = torch.stack([biases[r].view(heads, head_dim) for r in "qkv"], dim=1)
+        mha.query_key_value.bias.copy_(bias.reshape(3 * dim))
+    elif hasattr(mha, "to_kv"):  # a query layer and a fused key/value layer
+        mha.to_q.weight.copy_(weights["q"])
+        mha.to_q.bias.copy_(biases["q"])
+        mha.to_kv.weight.copy_(torch.cat([weights["k"], weights["v"]]))
+        mha.to_kv.bias.copy_(torch.cat([biases["k"], biases["v"]]))
+    elif hasattr(mha, "heads"):  # one module per head, each a head_dim slice of the rows
+        for h, head in enumerate(mha.heads):
+            part = slice(h * head_dim, (h + 1) * head_dim)
+            for role, layer in zip("qkv", (head.query, head.key, head.value)):
+                layer.weight.copy_(weights[role][part])
+                layer.bias.copy_(biases[role][part])
     else:
         for role, layer in zip("qkv", (mha.linear_query, mha.linear_key, mha.linear_value)):
             layer.weight.copy_(weights[role])
@@ -141,6 +160,16 @@ def dropout_eval_no_op(ns: dict[str, Any]) -> bool:
     torch.manual_seed(0)
     dropped = call(ns["attention"], q, k, v, dropout=nn.Dropout(0.5).eval())
     return torch.allclose(dropped, ns["attention"](q, k, v))
+
+
+def dropout_flat_changes(ns: dict[str, Any]) -> bool:
+    """Whether a Dropout(0.5) module in training mode changes attention's output when every
+    score is equal (zero queries): dropout on the weights does, on the scores it cannot."""
+    _, k, v = qkv(2, 2, 6, 6, 4)
+    q = torch.zeros_like(k)  # every score 0
+    torch.manual_seed(0)
+    dropped = call(ns["attention"], q, k, v, dropout=nn.Dropout(0.5).train())
+    return not torch.allclose(dropped, ns["attention"](q, k, v))
 
 
 def dropout_masked_finite(ns: dict[str, Any]) -> bool:
@@ -249,8 +278,9 @@ class PlainSGD:
 
 
 class StepRecorder(PlainSGD):
-    """PlainSGD that records, at each step, whether zero_grad ran since the last step and
-    whether the gradient norm is within the handout's clipping norm (0.5)."""
+    """PlainSGD that records, at each step, whether zero_grad ran since the last step,
+    whether the gradient norm is within the handout's clipping norm (0.5), and whether there
+    is any gradient at all (zero_grad between backward and step leaves none)."""
 
     def __init__(self, params: list[nn.Parameter], lr: float) -> None:
         super().__init__(params, lr)
@@ -264,13 +294,13 @@ class StepRecorder(PlainSGD):
     def step(self) -> None:
         norms = [p.grad.norm() for p in self.params if p.grad is not None]
         norm = float(torch.stack(norms).norm()) if norms else 0.0
-        self.steps.append([self.zeroed, norm <= 0.5 * (1 + 1e-3)])
+        self.steps.append([self.zeroed, norm <= 0.5 * (1 + 1e-3), norm > 0])
         self.zeroed = False
         super().step()
 
 
 def train_steps(ns: dict[str, Any]) -> list[list[bool]]:
-    """[zero_grad ran since the last step, gradients clipped] at each step of the entry's
+    """[zero_grad ran since the last step, gradients clipped, gradients nonzero] at each step of the entry's
     train() on one epoch of 14 rows in windows of 4."""
     torch.manual_seed(0)
     net = ns["TransformerModelManualAttn"](VOCAB, D_MODEL, N_HEADS, D_HID, N_LAYERS, 0.1)
@@ -304,6 +334,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
         attention_large,
         dropout_train_changes,
         dropout_eval_no_op,
+        dropout_flat_changes,
         dropout_masked_finite,
         mha,
         mha_trained,

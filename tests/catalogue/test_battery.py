@@ -74,6 +74,9 @@ DIAGNOSES = {
     "linear_feed_forward": "no activation",
     "feed_forward_on_input": "the block's input",
     "dropout_on_scores": "before the softmax",
+    "dropout_before_mask": "before the softmax",
+    "mask_sees_next": "the next token",
+    "zero_grad_before_step": "gradients are zero",
 }
 """Bugs whose failing check must also name the mistake (words its message contains), not only
 say that the output differs."""

@@ -63,6 +63,9 @@ SHOWN_BY: dict[str, tuple[str, ...]] = {
     "activation_after_second": ("block", "block_random"),
     "loop_without_zero_grad": ("train_steps",),
     "clip_after_step": ("train_steps",),
+    "dropout_before_mask": ("dropout_flat_changes",),
+    "mask_sees_next": ("attention_masked",),
+    "zero_grad_before_step": ("train_steps",),
 }
 """For each buggy entry, the probes (see probe.py) in which its bug shows against base.py."""
 

@@ -425,3 +425,23 @@ def test_the_submission_budget_spans_restarts(open_sandbox: SandboxFactory) -> N
         sandbox.call("nap", 120)  # stopped by what is left of the 12 s, not by the 60 s
     with pytest.raises(WorkerTimeout, match="budget of 12 s is spent"):
         sandbox.restart()
+
+
+EINOPS_SUBMISSION = """
+from einops import rearrange
+def swap(x):
+    return rearrange(x, 'a b -> b a')
+"""
+
+
+@pytest.mark.slow
+def test_a_package_with_a_slow_first_call_is_warmed_up_at_load(
+    open_sandbox: SandboxFactory,
+) -> None:
+    """einops imports torch._dynamo on its first torch call (seconds): the worker runs that
+    call after loading, so the candidate's first call fits a short per-check limit."""
+    sandbox = open_sandbox()
+    sandbox.load(EINOPS_SUBMISSION)
+    with sandbox.calls_limited(1.0):
+        out = sandbox.call("swap", torch.arange(6).view(2, 3))
+    assert torch.equal(out, torch.arange(6).view(2, 3).t())
