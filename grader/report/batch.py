@@ -26,6 +26,7 @@ from grader.report.files import atomic_write_text, dump_json
 from grader.report.html import render_index
 from grader.result import SCHEMA_VERSION, SubmissionResult, to_jsonable
 from grader.signing import Verification
+from grader.task_counts import task_counts
 from grader.text import clean
 
 SUMMARY_FILE = "summary.json"
@@ -71,6 +72,7 @@ def summary_row(
         "tasks_passed": passed,
         "tasks_graded": graded,
         "training": training_verdict(result),
+        "tasks": {tid: count.as_dict() for tid, count in task_counts(result).items()},
         "errors": len(result.errors),
         "weak_sandbox": isolation_warning(result) is not None,
         "settings": run_settings.of_result(result),

@@ -28,6 +28,7 @@ from grader.report.view import scorecard_context
 from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe
 from grader.signing import Verification
+from grader.task_counts import task_columns
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 """The project's top-level ``templates/`` folder (fixed by the design brief)."""
@@ -91,6 +92,7 @@ def render_index(
             untrusted=sum(row["signature"] not in (None, "verified") for row in rows),
             not_gradable=not_gradable or [],
             criteria=CRITERIA,
+            task_ids=task_columns(rows),
             warnings=warnings,
             settings=settings,
             mixed=mixed or {},

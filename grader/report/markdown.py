@@ -18,7 +18,6 @@ from grader.bounded import bounded
 from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import (
     CRITERIA,
-    check_counts,
     format_number,
     format_value,
     isolation_warning,
@@ -28,6 +27,7 @@ from grader.report.facts import (
 )
 from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
+from grader.task_counts import task_count
 from grader.text import clean
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#!])")
@@ -79,11 +79,9 @@ def render_markdown(result: SubmissionResult, limits: ReportLimits = DEFAULT_REP
 
     out += ["", "| task | status | checks passed | symbol |", "| --- | --- | ---: | --- |"]
     for task_id, task in result.code_tasks.items():
-        counts = check_counts(task)
+        count = task_count(task)
         symbol = f"{md(task.symbol)}, {md(resolution(task.resolved_by))}" if task.symbol else "—"
-        out.append(
-            f"| {md(task_id)} | {md(task.status)} | {counts.passed}/{counts.total} | {symbol} |"
-        )
+        out.append(f"| {md(task_id)} | {md(task.status)} | {count.label} | {symbol} |")
 
     failing = [
         c

@@ -33,6 +33,7 @@ from grader.result import (
     WrittenAnswer,
 )
 from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
+from grader.task_counts import TaskCount, task_count
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class TaskView:
     task: TaskResult
     counts: CheckCounts
     anchor: str
+    count: TaskCount
+    """The task's count as every report states it (`grader.task_counts`)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def scorecard_context(
         "result": result,
         "criteria": criteria,
         "tasks": [
-            TaskView(t, check_counts(t), anchor("task", tid))
+            TaskView(t, check_counts(t), anchor("task", tid), task_count(t))
             for tid, t in result.code_tasks.items()
         ],
         "tasks_passed": passed,
