@@ -478,6 +478,27 @@ parser raises RecursionError near 1,000, which crashed intake on metadata nested
 
 
 @dataclass(frozen=True)
+class CalibrationConfig:
+    """How the overall grade ranks submissions the way a careful interviewer would
+    (`grader.calibration`, issue 17). Measured before it on the example, catalogue and seed
+    submissions: a model that reads the future, or whose training fails, scored 78-88 next to
+    71-100 for submissions whose every task passes, because the criteria average a fatal bug
+    away."""
+
+    critical_cap: float = 50.0
+    """The most a submission with a critical failure of its own (it reads the future, its
+    training task fails or crashes, a task is missing) can score: below every fully working
+    submission measured (the lowest, 70.7, is typical.py) by more than the 15 points the
+    issue asks, and at what an interviewer would call "does not work"."""
+    future_checks: tuple[str, ...] = ("causal", "model_causal", "not_too_good")
+    """Check properties (the part after ``task.``) whose failure means the model reads future
+    tokens: the causality checks and the loss below what a causal model can reach."""
+    quality_criteria: tuple[str, ...] = ("optimisation", "reusability", "readability")
+    """Criteria weighted by how much of the work is correct (the code tasks' weighted share
+    of checks passed): clean code that does not work cannot outrank working code."""
+
+
+@dataclass(frozen=True)
 class GraderConfig:
     """All settings of one grading run."""
 
@@ -497,6 +518,7 @@ class GraderConfig:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     answers: AnswerConfig = field(default_factory=AnswerConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     intake: IntakeLimits = field(default_factory=IntakeLimits)
     reports: ReportLimits = field(default_factory=ReportLimits)
     training_override: TrainingBudget | None = None

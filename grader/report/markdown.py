@@ -25,6 +25,7 @@ from grader.report.facts import (
     tasks_passed,
     training_verdict,
 )
+from grader.report.verdict import verdict_lines
 from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
 from grader.task_counts import task_count
@@ -65,6 +66,7 @@ def render_markdown(result: SubmissionResult, limits: ReportLimits = DEFAULT_REP
     warning = isolation_warning(result)
     if warning:
         out += [f"> **Warning:** {md(warning)}", ""]
+    out += verdict_lines(result, md)
     out += [f"> **Submission error:** {md(e, cap)}" for e in result.errors]
     out += [""] if result.errors else []
 

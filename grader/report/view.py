@@ -21,9 +21,11 @@ from grader.report.facts import (
     isolation_warning,
     sandbox_isolation,
     tasks_passed,
+    training_verdict,
 )
 from grader.report.highlight import highlight_lines, source_lines
 from grader.report.plot import LANGUAGE_MODEL_TERMS, CurvePlot, curve_plot, loss_range, loss_terms
+from grader.report.verdict import verdict
 from grader.result import (
     CriterionScore,
     Finding,
@@ -227,6 +229,8 @@ def scorecard_context(
         "settings": describe(of_result(result)),
         "smoke": NOT_A_GRADE if is_smoke(of_result(result)) else "",
         "time_spent": stages.summary(result.environment),
+        "verdict": verdict(result),
+        "training_verdict": training_verdict(result),
     }
 
 
