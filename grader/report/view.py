@@ -13,6 +13,7 @@ from typing import Any
 
 from grader import stages
 from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
+from grader.report.calm import key_lines
 from grader.report.facts import (
     CRITERIA,
     CheckCounts,
@@ -97,6 +98,9 @@ class CriterionView:
     """None when the result has no score for this criterion."""
     findings: tuple[FindingView, ...]
     """The findings the score cites, linked to where they are listed."""
+    key: tuple[str, ...] = ()
+    """The evidence lines that moved the score (`grader.report.calm`): the card shows them,
+    the whole evidence sits in its details section."""
 
 
 @dataclass(frozen=True)
@@ -257,4 +261,5 @@ def _criterion_view(
     name: str, scored: CriterionScore | None, findings: list[FindingView]
 ) -> CriterionView:
     cited = scored.findings if scored else ()
-    return CriterionView(name, scored, tuple(v for v in findings if v.finding in cited))
+    key = key_lines(scored.evidence) if scored else ()
+    return CriterionView(name, scored, tuple(v for v in findings if v.finding in cited), key)
