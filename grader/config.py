@@ -336,6 +336,19 @@ class AnswerConfig:
     min_words: int = 4
     """An answer with fewer words cannot state a point and its reason ("See above.",
     "O(n^2)."): it scores 0 and the note says why."""
+    min_sentence_words: int = 5
+    """Words a sentence needs to earn a rubric point (`grader.answers.prose`): "O(n^2)
+    memory." states nothing an interviewer can credit; "Memory grows as O(n^2)." (4 words)
+    neither, "Memory grows as O(n^2) per head." does."""
+    min_function_words: int = 1
+    """Small words ("is", "the", "and") a sentence needs to earn a point: a run of terms
+    has none, "O(n^2 d) compute and O(n^2) memory." has one."""
+    min_function_share: float = 0.15
+    """Their least share of the sentence's words: measured 0.24-0.5 on the model answers and
+    the seeds' sentences that earn points, 0-0.1 on lists of terms."""
+    list_items: int = 4
+    """A sentence of at least this many comma-separated items, three quarters of them three
+    words or fewer, is a list of terms and earns no point."""
     max_quotes: int = 2
     """Sentences quoted per rubric point: the first is the evidence, a second shows it was
     not a slip of the pen; more would repeat the answer."""
