@@ -78,7 +78,7 @@ def critical_flags(
     config = config or CalibrationConfig()
     flags: list[Flag] = []
     if result.status == "not_gradable":
-        flags.append(Flag("not_gradable", "not gradable", result.reason))
+        flags.append(Flag("not_gradable", "not gradable", first_sentence(result.reason)))
     tampering = _tampering(result)
     if tampering:
         flags.append(Flag("tampering", "suspected tampering", first_sentence(tampering)))

@@ -91,3 +91,13 @@ def test_summary_md_and_the_batch_page_carry_the_verdict(tmp_path: Path) -> None
     badges = [a.get("data-flag") for a in page.with_class("span", "flag")]
     assert badges == [f.id for f in seen.flags if f.own]
     assert seen.line in page.text
+
+
+def test_a_result_that_is_not_gradable_says_so_first() -> None:
+    result = replace(
+        broken_result(), status="not_gradable", overall=None, reason="The file is empty."
+    )
+    seen = verdict(result)
+    assert seen.sentences[0] == "Critical: not gradable: The file is empty."
+    assert seen.line.startswith("not gradable")
+    assert MIN_QUESTIONS <= len(seen.questions) <= MAX_QUESTIONS
