@@ -62,6 +62,7 @@ from grader.gradable import not_gradable
 from grader.intake.units import unit_digest, unit_name
 from grader.report.batch import INDEX_FILE, SUMMARY_FILE
 from grader.result import SubmissionResult
+from grader.task_counts import tasks_line
 from grader.text import CleanStream, one_line, raw_stream
 
 LOCK_FILE = ".grader.lock"
@@ -632,7 +633,7 @@ class Progress:
         apart = [r for r in results if not r.gradable]
         for r in graded:
             grade = f"overall {r.overall:5.1f}  " if self.show_score else ""
-            tasks = " ".join(f"{t.id}:{t.status}" for t in r.code_tasks.values())
+            tasks = tasks_line(r)
             print(one_line(f"{r.submission.name:<{width}}  {grade}{tasks}", 1000))
         if apart:
             print(f"not gradable ({len(apart)}), not ranked:")

@@ -336,6 +336,19 @@ class AnswerConfig:
     min_words: int = 4
     """An answer with fewer words cannot state a point and its reason ("See above.",
     "O(n^2)."): it scores 0 and the note says why."""
+    min_sentence_words: int = 5
+    """Words a sentence needs to earn a rubric point (`grader.answers.prose`): "O(n^2)
+    memory." states nothing an interviewer can credit; "Memory grows as O(n^2)." (4 words)
+    neither, "Memory grows as O(n^2) per head." does."""
+    min_function_words: int = 1
+    """Small words ("is", "the", "and") a sentence needs to earn a point: a run of terms
+    has none, "O(n^2 d) compute and O(n^2) memory." has one."""
+    min_function_share: float = 0.15
+    """Their least share of the sentence's words: measured 0.24-0.5 on the model answers and
+    the seeds' sentences that earn points, 0-0.1 on lists of terms."""
+    list_items: int = 4
+    """A sentence of at least this many comma-separated items, three quarters of them three
+    words or fewer, is a list of terms and earns no point."""
     max_quotes: int = 2
     """Sentences quoted per rubric point: the first is the evidence, a second shows it was
     not a slip of the pen; more would repeat the answer."""
@@ -478,6 +491,27 @@ parser raises RecursionError near 1,000, which crashed intake on metadata nested
 
 
 @dataclass(frozen=True)
+class CalibrationConfig:
+    """How the overall grade ranks submissions the way a careful interviewer would
+    (`grader.calibration`, issue 17). Measured before it on the example, catalogue and seed
+    submissions at the quick budget: those that read the future, fail training or miss a task
+    scored 39.1-90.7 (11 of 13 above 70.7, the lowest fully working submission; working ones
+    scored 70.7-100), because the criteria average a fatal bug away."""
+
+    critical_cap: float = 50.0
+    """The most a submission with a critical failure of its own (it reads the future, its
+    training task fails or crashes, a task is missing) can score: below every fully working
+    submission measured (the lowest, 70.7, is typical.py) by more than the 15 points the
+    issue asks, and at what an interviewer would call "does not work"."""
+    future_checks: tuple[str, ...] = ("causal", "model_causal", "not_too_good")
+    """Check properties (the part after ``task.``) whose failure means the model reads future
+    tokens: the causality checks and the loss below what a causal model can reach."""
+    quality_criteria: tuple[str, ...] = ("optimisation", "reusability", "readability")
+    """Criteria weighted by how much of the work is correct (the code tasks' weighted share
+    of checks passed): clean code that does not work cannot outrank working code."""
+
+
+@dataclass(frozen=True)
 class GraderConfig:
     """All settings of one grading run."""
 
@@ -497,6 +531,7 @@ class GraderConfig:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     answers: AnswerConfig = field(default_factory=AnswerConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     intake: IntakeLimits = field(default_factory=IntakeLimits)
     reports: ReportLimits = field(default_factory=ReportLimits)
     training_override: TrainingBudget | None = None

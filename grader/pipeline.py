@@ -24,6 +24,7 @@ from grader import __version__, authorship, kinds, scoring, stand_ins, timing
 from grader.answers import find_and_score
 from grader.answers.tasks import question_tasks
 from grader.assignment import Assignment, TaskSpec
+from grader.calibration import calibrated
 from grader.checks.base import SuiteContext
 from grader.config import GraderConfig
 from grader.early import EarlyStart
@@ -237,6 +238,7 @@ def grade_submission(
         errors=tuple(errors),
     )
     result = authorship.judged(result, assignment, config, withheld=bool(tampering))
+    result = calibrated(result, weights, config.calibration)  # ranks as an interviewer would
     return decide(result)  # not gradable when nothing of it could be judged
 
 

@@ -342,6 +342,9 @@ class SubmissionResult:
     `grader.gradable`). Results written before 1.1 have no status and read as graded."""
     reason: str = ""
     """Why the submission is not gradable, in one sentence; empty when graded."""
+    overall_note: str = ""
+    """How ``overall`` departs from the criteria's weighted mean (`grader.calibration`): a cap
+    for a critical failure, quality counted at the share of the work that is correct."""
     schema: str = SCHEMA_VERSION
     """Version of this layout."""
 

@@ -78,13 +78,7 @@ def completion(
                 f"{task.title}: not attempted (no {task.id} found) — 0 of {task.weight:g}"
             )
         else:
-            counted = [c for c in task.checks if c.criterion == "completion" and counts(c)]
-            passed = sum(c.passed for c in counted)
-            inherited = sum(c.inherited for c in task.checks)
-            aside = f" ({inherited} inherited from the handout, not counted)" if inherited else ""
-            evidence.append(
-                f"{task.title}: {passed}/{len(counted)} checks passed{aside} — {task.weight * task.score:.2f} of {task.weight:g}"
-            )
+            evidence.append(completion_line(task))
     for answer in answers:
         weight = answer_weights.get(answer.question, 1.0)
         total += weight
@@ -215,3 +209,21 @@ def overall(criteria: dict[str, CriterionScore], weights: dict[str, float]) -> f
     if not total:
         return 0.0
     return round(sum(c.score * weights.get(name, 0.0) for name, c in criteria.items()) / total, 1)
+
+
+def completion_line(task: TaskResult) -> str:
+    """A task's line of completion evidence, with the count every report states
+    (`grader.task_counts`); the correctness checks the share comes from are named when
+    they differ from it (a failing generality check counts under reusability)."""
+    from grader.task_counts import task_count  # it reads `counts` from this module
+
+    count = task_count(task)
+    aside = (
+        f" ({count.inherited} inherited from the handout, not counted)" if count.inherited else ""
+    )
+    if (count.correctness_passed, count.correctness) != (count.passed, count.counted):
+        aside += f"; the share comes from its {count.correctness_passed}/{count.correctness} correctness checks"
+    return (
+        f"{task.title}: {count.label} checks passed{aside} — "
+        f"{task.weight * task.score:.2f} of {task.weight:g}"
+    )

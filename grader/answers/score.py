@@ -11,6 +11,7 @@ from typing import Any
 
 from grader.answers.locate import Located
 from grader.answers.matching import matching, states
+from grader.answers.prose import stated
 from grader.answers.text import capped, sentences
 from grader.assignment import Question, RubricPoint
 from grader.config import DEFAULT_ANSWERS, AnswerConfig
@@ -44,7 +45,8 @@ def score_answer(
             answer=text,
             note=f"{_where(located)} {note}",
         )
-    points = tuple(_point(p, matching(p.patterns, found), config) for p in question.rubric)
+    prose = stated(found, config)  # a list of terms states nothing
+    points = tuple(_point(p, matching(p.patterns, prose), config) for p in question.rubric)
     flags = tuple(
         {
             "id": m.id,

@@ -24,8 +24,10 @@ from grader.bounded import bounded
 from grader.report.facts import CRITERIA, isolation_warning, tasks_passed, training_verdict
 from grader.report.files import atomic_write_text, dump_json
 from grader.report.html import render_index
+from grader.report.verdict import verdict_row
 from grader.result import SCHEMA_VERSION, SubmissionResult, to_jsonable
 from grader.signing import Verification
+from grader.task_counts import task_counts
 from grader.text import clean
 
 SUMMARY_FILE = "summary.json"
@@ -71,6 +73,8 @@ def summary_row(
         "tasks_passed": passed,
         "tasks_graded": graded,
         "training": training_verdict(result),
+        "tasks": {tid: count.as_dict() for tid, count in task_counts(result).items()},
+        **verdict_row(result),
         "errors": len(result.errors),
         "weak_sandbox": isolation_warning(result) is not None,
         "settings": run_settings.of_result(result),

@@ -65,8 +65,11 @@ def tasks_passed(result: SubmissionResult) -> tuple[int, int]:
 
 
 def training_verdict(result: SubmissionResult) -> str:
-    """The training check's status, or ``not run`` when the result has none."""
-    return result.training.status if result.training else "not run"
+    """The training task's status (`grader.task_counts.training_status`: the one every report
+    states), or ``not run`` when the result has none."""
+    from grader.task_counts import training_status
+
+    return training_status(result)
 
 
 NOT_STARTED = "not started"

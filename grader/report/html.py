@@ -22,12 +22,14 @@ from markupsafe import Markup
 
 from grader.bounded import bounded
 from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
+from grader.report.compare import COMPARE_SCRIPT, compare_data
 from grader.report.facts import CRITERIA, format_number, format_value, resolution
 from grader.report.highlight import style_sheet
 from grader.report.view import scorecard_context
 from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe
 from grader.signing import Verification
+from grader.task_counts import task_columns
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 """The project's top-level ``templates/`` folder (fixed by the design brief)."""
@@ -80,7 +82,9 @@ def render_index(
     that is not gradable (see `grader.report.batch.summary_row`); ``settings`` is the line
     of settings shared by all, ``mixed`` the settings on which they differ (label -> values;
     ``mixed_keys`` their keys, which each row then shows)."""
-    script = (TEMPLATES_DIR / SORT_SCRIPT).read_text(encoding="utf-8")
+    script = (TEMPLATES_DIR / SORT_SCRIPT).read_text(encoding="utf-8") + (
+        TEMPLATES_DIR / COMPARE_SCRIPT
+    ).read_text(encoding="utf-8")  # one inline script, one hash in the CSP
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     return (
         environment()
@@ -91,6 +95,8 @@ def render_index(
             untrusted=sum(row["signature"] not in (None, "verified") for row in rows),
             not_gradable=not_gradable or [],
             criteria=CRITERIA,
+            task_ids=task_columns(rows),
+            compare=compare_data(rows, task_columns(rows)),
             warnings=warnings,
             settings=settings,
             mixed=mixed or {},

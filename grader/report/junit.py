@@ -36,6 +36,7 @@ from grader.result import (
     TrapOutcome,
     WrittenAnswer,
 )
+from grader.task_counts import task_properties
 from grader.text import truncate
 
 # Everything outside XML 1.0's Char production (tab, newline and carriage return are allowed).
@@ -77,6 +78,7 @@ def render_junit(result: SubmissionResult, limits: ReportLimits = DEFAULT_REPORT
     root = ET.Element("testsuites", name=_clean(f"{result.assignment}: {result.submission.name}"))
     cap = limits.message_chars
     totals = [_suite(root, result, name, cases, cap) for name, cases in suites.items()]
+    task_properties(root, result)
     _set_counts(root, {key: sum(t[key] for t in totals) for key in totals[0]} if totals else {})
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

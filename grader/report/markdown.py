@@ -18,7 +18,6 @@ from grader.bounded import bounded
 from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
 from grader.report.facts import (
     CRITERIA,
-    check_counts,
     format_number,
     format_value,
     isolation_warning,
@@ -26,8 +25,10 @@ from grader.report.facts import (
     tasks_passed,
     training_verdict,
 )
+from grader.report.verdict import verdict_lines
 from grader.result import AUTHORSHIP_WORDS, SubmissionResult
 from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
+from grader.task_counts import task_count
 from grader.text import clean
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#!])")
@@ -65,6 +66,7 @@ def render_markdown(result: SubmissionResult, limits: ReportLimits = DEFAULT_REP
     warning = isolation_warning(result)
     if warning:
         out += [f"> **Warning:** {md(warning)}", ""]
+    out += verdict_lines(result, md)
     out += [f"> **Submission error:** {md(e, cap)}" for e in result.errors]
     out += [""] if result.errors else []
 
@@ -79,11 +81,9 @@ def render_markdown(result: SubmissionResult, limits: ReportLimits = DEFAULT_REP
 
     out += ["", "| task | status | checks passed | symbol |", "| --- | --- | ---: | --- |"]
     for task_id, task in result.code_tasks.items():
-        counts = check_counts(task)
+        count = task_count(task)
         symbol = f"{md(task.symbol)}, {md(resolution(task.resolved_by))}" if task.symbol else "—"
-        out.append(
-            f"| {md(task_id)} | {md(task.status)} | {counts.passed}/{counts.total} | {symbol} |"
-        )
+        out.append(f"| {md(task_id)} | {md(task.status)} | {count.label} | {symbol} |")
 
     failing = [
         c

@@ -13,6 +13,7 @@ from typing import Any
 
 from grader import stages
 from grader.config import DEFAULT_REPORT_LIMITS, ReportLimits
+from grader.report.calm import key_lines
 from grader.report.facts import (
     CRITERIA,
     CheckCounts,
@@ -21,9 +22,11 @@ from grader.report.facts import (
     isolation_warning,
     sandbox_isolation,
     tasks_passed,
+    training_verdict,
 )
 from grader.report.highlight import highlight_lines, source_lines
 from grader.report.plot import LANGUAGE_MODEL_TERMS, CurvePlot, curve_plot, loss_range, loss_terms
+from grader.report.verdict import verdict
 from grader.result import (
     CriterionScore,
     Finding,
@@ -33,6 +36,7 @@ from grader.result import (
     WrittenAnswer,
 )
 from grader.settings import NOT_A_GRADE, describe, is_smoke, of_result
+from grader.task_counts import TaskCount, task_count
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class TaskView:
     task: TaskResult
     counts: CheckCounts
     anchor: str
+    count: TaskCount
+    """The task's count as every report states it (`grader.task_counts`)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,9 @@ class CriterionView:
     """None when the result has no score for this criterion."""
     findings: tuple[FindingView, ...]
     """The findings the score cites, linked to where they are listed."""
+    key: tuple[str, ...] = ()
+    """The evidence lines that moved the score (`grader.report.calm`): the card shows them,
+    the whole evidence sits in its details section."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +212,7 @@ def scorecard_context(
         "result": result,
         "criteria": criteria,
         "tasks": [
-            TaskView(t, check_counts(t), anchor("task", tid))
+            TaskView(t, check_counts(t), anchor("task", tid), task_count(t))
             for tid, t in result.code_tasks.items()
         ],
         "tasks_passed": passed,
@@ -224,6 +233,8 @@ def scorecard_context(
         "settings": describe(of_result(result)),
         "smoke": NOT_A_GRADE if is_smoke(of_result(result)) else "",
         "time_spent": stages.summary(result.environment),
+        "verdict": verdict(result),
+        "training_verdict": training_verdict(result),
     }
 
 
@@ -250,4 +261,5 @@ def _criterion_view(
     name: str, scored: CriterionScore | None, findings: list[FindingView]
 ) -> CriterionView:
     cited = scored.findings if scored else ()
-    return CriterionView(name, scored, tuple(v for v in findings if v.finding in cited))
+    key = key_lines(scored.evidence) if scored else ()
+    return CriterionView(name, scored, tuple(v for v in findings if v.finding in cited), key)

@@ -503,5 +503,6 @@ def test_scorecard_shows_each_answer_with_points_quotes_and_flags(lm) -> None:
     assert "Memory for the n-by-n score matrix grows as O(n^2) per head" in page.text  # its text
     assert "Misconception flagged (lora_for_attention_cost)" in page.text
     assert "The answer says: “LoRA also helps here: it only reduces" in page.text
-    assert page.tags["details"] == 2 and "no answer found" in page.text
+    answers = page.tags["details"] - len(page.with_class("details", "method"))  # not the cards'
+    assert answers == 2 and "no answer found" in page.text
     assert "No answer to this question was found in the submission." in page.text

@@ -10,9 +10,11 @@ import pytest
 from catalogue.test_submissions import EXPECTED, SUBMISSIONS, SUBMISSIONS_DIR
 
 from grader import assignment as assignments
+from grader.calibration import critical_flags
 from grader.config import GraderConfig
 from grader.pipeline import grade_submission
 from grader.report import write_reports
+from grader.report.verdict import verdict
 from grader.result import SubmissionResult
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -100,3 +102,34 @@ def _escaped(text: str) -> str:
         .replace('"', "&#34;")
         .replace("'", "&#39;")
     )
+
+
+def test_critical_failures_rank_15_points_below_every_working_submission(graded: dict) -> None:
+    """Issue 17's calibration on the example submissions: every one whose own code reads the
+    future, fails or crashes training, or leaves a task missing scores at least 15 points
+    below every one whose tasks all pass."""
+    critical, working = {}, {}
+    for name, (result, _) in graded.items():
+        if any(flag.caps for flag in critical_flags(result)):
+            critical[name] = result.overall
+        elif all(t.status == "pass" for t in result.code_tasks.values()):
+            working[name] = result.overall
+    assert critical and working, (critical, working)
+    assert max(critical.values()) + 15 <= min(working.values()), (critical, working)
+
+
+@pytest.mark.parametrize("name", sorted(SUBMISSIONS))
+def test_the_verdict_opens_the_scorecard_and_names_what_does_not_work(
+    name: str, graded: dict
+) -> None:
+    result, folder = graded[name]
+    seen = verdict(result)
+    page = (folder / "scorecard.html").read_text(encoding="utf-8")
+    assert page.index('id="verdict"') < page.index('id="criteria"')
+    for failure in seen.fails:
+        assert _escaped(failure.title) in page.split('id="criteria"')[0]
+    for title in seen.missing:
+        assert _escaped(title) in page.split('id="criteria"')[0]
+    assert 3 <= len(seen.questions) <= 5
+    summary = (folder / "summary.md").read_text(encoding="utf-8")
+    assert "**Verdict.**" in summary.split("| criterion |")[0]

@@ -42,6 +42,12 @@ def test_index_links_resolve_and_rows_follow_the_summary(batch_dir: Path) -> Non
 
 def test_the_only_script_is_the_one_the_policy_allows(batch_dir: Path) -> None:
     html = (batch_dir / "index.html").read_text()
+    # The side-by-side view's data: a JSON block, which no browser executes.
+    data = re.findall(
+        r'<script type="application/json" id="compare-data">(.*?)</script>', html, flags=re.DOTALL
+    )
+    assert len(data) == 1 and json.loads(data[0])["rows"]
+    html = html.replace(f'<script type="application/json" id="compare-data">{data[0]}</script>', "")
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
     assert len(scripts) == 1 and "<script" not in html.replace("<script>" + scripts[0], "")
     digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()

@@ -44,7 +44,7 @@ def test_broken_submission_warns_and_says_what_is_missing(broken: SubmissionResu
     assert "> **Warning:** Candidate code ran with sandbox isolation 'rlimits-only'" in text
     assert text.count("> **Submission error:**") == len(broken.errors)
     assert "| readability | — | not scored |" in text
-    assert "| self\\_attention\\_model | missing | 0/0 | — |" in text
+    assert "| self\\_attention\\_model | missing | missing | — |" in text
     assert "training: not run" in text and "### Failing checks" not in text
 
 
