@@ -91,32 +91,10 @@ def critical_flags(
     future = [
         c for c in checks if c.status == "fail" and c.name.split(".", 1)[-1] in config.future_checks
     ]
-    for own in (True, False):
-        seen = [c for c in future if c.inherited != own]
-        if seen:
-            flags.append(
-                Flag(
-                    "reads_future",
-                    "reads the future",
-                    first_sentence(seen[0].message),
-                    seen[0].name,
-                    own,
-                )
-            )
+    flags += _by_owner(future, "reads_future", "reads the future")
     training = result.code_tasks.get(TRAINING_TASK)
     crashes = [c for c in (training.checks if training else ()) if c.status == "error"]
-    for own in (True, False):
-        seen = [c for c in crashes if c.inherited != own]
-        if seen:
-            flags.append(
-                Flag(
-                    "loop_crash",
-                    "crashes in training",
-                    first_sentence(seen[0].message),
-                    seen[0].name,
-                    own,
-                )
-            )
+    flags += _by_owner(crashes, "loop_crash", "crashes in training")
     if training is not None and training_status(result) == "fail":
         worst = key_failure(training.checks, config)
         flags.append(
@@ -131,6 +109,17 @@ def critical_flags(
     if missing:
         flags.append(Flag("task_missing", "task missing", "not attempted: " + "; ".join(missing)))
     return tuple(flags)
+
+
+def _by_owner(checks: list[CheckResult], flag: str, label: str) -> list[Flag]:
+    """One flag for the candidate's own ``checks`` and one for those inherited from the
+    handout, each naming the first of its checks (none for an owner without any)."""
+    flags = []
+    for own in (True, False):
+        seen = [c for c in checks if c.inherited != own]
+        if seen:
+            flags.append(Flag(flag, label, first_sentence(seen[0].message), seen[0].name, own))
+    return flags
 
 
 def key_failure(
