@@ -6,7 +6,9 @@ does not work outscored working code on the quality criteria. Two rules fix the 
 
 - **Critical flags** (`critical_flags`): the model reads the future, the training task fails
   or crashes, a task is missing. When the candidate's own code raises one, the overall grade
-  is capped at ``CalibrationConfig.critical_cap``. Failures inherited from the handout's
+  is capped at ``CalibrationConfig.critical_cap``: as graded, or as written, when a task
+  graded in isolation passes only with a correct part in place of a broken one (the model
+  as handed in still reads the future or fails training, `TaskResult.as_written`). Failures inherited from the handout's
   untouched code are flagged (the verdict names them) but do not cap: they do not fail their
   task either (`grader.authorship`).
 - **Quality follows correctness**: optimisation, reusability and readability count in the
@@ -86,14 +88,18 @@ def critical_flags(
         flags.append(Flag("smoke", "smoke budget", "graded at the smoke budget: not a grade"))
     if result.status == "not_gradable":
         return tuple(flags)
-    checks = [c for t in result.code_tasks.values() for c in t.checks]
+    # A task graded in isolation passes on its own code, but the submission as handed in
+    # runs through the broken part: a model that reads the future or cannot train as written
+    # is as fatal as one whose own code does (its `as_written` checks say so).
+    checks = [c for t in result.code_tasks.values() for c in (*t.checks, *t.as_written)]
     # A causality check that errors says the code does not run, not that it leaks.
     future = [
         c for c in checks if c.status == "fail" and c.name.split(".", 1)[-1] in config.future_checks
     ]
     flags += _by_owner(future, "reads_future", "reads the future")
     training = result.code_tasks.get(TRAINING_TASK)
-    crashes = [c for c in (training.checks if training else ()) if c.status == "error"]
+    runs = (*training.checks, *training.as_written) if training else ()
+    crashes = [c for c in runs if c.status == "error"]
     flags += _by_owner(crashes, "loop_crash", "crashes in training")
     if training is not None and training_status(result) == "fail":
         worst = key_failure(training.checks, config)
@@ -105,6 +111,26 @@ def critical_flags(
                 worst.name if worst else None,
             )
         )
+    elif training is not None:
+        # Its own code trains; as written, through a broken part, it does not (a leak is
+        # already flagged above).
+        written = [
+            c
+            for c in training.as_written
+            if failing(c)
+            and not c.inherited
+            and c.name.split(".", 1)[-1] not in config.future_checks
+        ]
+        worst = key_failure(tuple(written), config)
+        if worst:
+            flags.append(
+                Flag(
+                    "does_not_train",
+                    "training fails as written",
+                    first_sentence(worst.message),
+                    worst.name,
+                )
+            )
     missing = [t.title for t in result.code_tasks.values() if t.status == "missing"]
     if missing:
         flags.append(Flag("task_missing", "task missing", "not attempted: " + "; ".join(missing)))

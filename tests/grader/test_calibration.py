@@ -93,6 +93,36 @@ def test_failures_inherited_from_the_handout_are_flagged_but_do_not_cap() -> Non
     assert calibrated(inherited, WEIGHTS, CONFIG).overall > CONFIG.critical_cap
 
 
+def test_a_leak_through_a_part_graded_in_isolation_still_caps() -> None:
+    """Attention and mask disagree on the convention: each task passes on its own code (the
+    training task with a correct attention in place), but the model as handed in reads the
+    future and the training checks fail as written. The submission does not work."""
+    working = with_scores(passing(graded_result()), 95.0)
+    training = working.tasks["training"]
+    leak = replace(
+        training.checks[0],
+        name="training.model_causal",
+        status="fail",
+        message="as written, through `attention`: position 0 sees the future. More text.",
+    )
+    tasks = dict(working.tasks) | {"training": replace(training, as_written=(leak,))}
+    isolated = replace(working, tasks=tasks)
+    flags = {f.id: f for f in critical_flags(isolated)}
+    assert flags["reads_future"].own and flags["reads_future"].check == "training.model_causal"
+    assert "as written" in flags["reads_future"].detail
+    assert "does_not_train" not in flags  # the leak is the one fact, said once
+    assert calibrated(isolated, WEIGHTS, CONFIG).overall == CONFIG.critical_cap
+    stalls = replace(leak, name="training.loss_decreases", message="as written: no decrease.")
+    tasks = dict(working.tasks) | {"training": replace(training, as_written=(stalls,))}
+    flags = {f.id: f for f in critical_flags(replace(working, tasks=tasks))}
+    assert flags["does_not_train"].label == "training fails as written"
+    assert flags["does_not_train"].caps and "reads_future" not in flags
+    inherited = replace(leak, authorship="handout")
+    tasks = dict(working.tasks) | {"training": replace(training, as_written=(inherited,))}
+    handout = replace(working, tasks=tasks)
+    assert not any(f.caps for f in critical_flags(handout))
+
+
 def test_quality_counts_at_the_share_of_the_work_that_is_correct() -> None:
     """Same criteria scores, less correct work: a lower grade, and never above the working
     submission's whatever the quality scores."""
