@@ -4,10 +4,9 @@
 # conftest.py deselects them unless the marker expression asks for `corpus`.
 set -uo pipefail
 py=.venv/bin/python
-# Two workers (pytest-xdist): most slow tests keep one core busy. tests/conftest.py keeps each
-# file on one worker (its shared grading runs once) except the catalogue battery's entries and
-# the training tests, which spread over both.
-$py -m pytest -q -p no:cacheprovider -m "not corpus" -n 2 --dist loadgroup "$@"
+# Two test files at a time (pytest-xdist; a whole file on one worker, so a module's shared
+# grading runs once): most slow tests keep one core busy and leave the other idle.
+$py -m pytest -q -p no:cacheprovider -m "not corpus" -n 2 --dist loadfile "$@"
 rc=$?
 # pytest exits 5 when it collected no test: that is a failure here, never a pass.
 if [ $rc -eq 5 ]; then echo "test: no tests ran" >&2; exit 1; fi

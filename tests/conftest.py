@@ -45,7 +45,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tests marked ``corpus`` (whole corpora graded from the command line, tens of minutes)
     run only when the marker expression asks for them (``make test-corpus``: ``-m corpus``);
     any other run, ``make test`` and a run by path included, deselects them."""
-    _group_for_xdist(items)
     if "corpus" in (config.getoption("markexpr") or "").replace("not corpus", ""):
         return
     kept = [item for item in items if item.get_closest_marker("corpus") is None]
@@ -53,21 +52,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
 
-
-SPLIT_FILES = {"test_battery.py", "test_training.py"}
-"""Test files whose tests share nothing costly across entries, so `make test` (pytest-xdist,
-``--dist loadgroup``) may spread them over both workers: the battery grades each catalogue
-entry once, on first use (its tests of one entry stay together); each training test runs
-its own."""
-
-
-def _group_for_xdist(items: list[pytest.Item]) -> None:
-    """Keep every other test file on one xdist worker: its module fixtures (a CLI run over a
-    folder, a shared grading) are computed once. Without xdist the marker does nothing."""
-    for item in items:
-        if item.path.name not in SPLIT_FILES:
-            item.add_marker(pytest.mark.xdist_group(str(item.path)))
-        elif "entry" in getattr(getattr(item, "callspec", None), "params", {}):
-            item.add_marker(pytest.mark.xdist_group(f"entry:{item.callspec.params['entry'].name}"))
-        elif item.path.name == "test_battery.py" and "base" in item.name:
-            item.add_marker(pytest.mark.xdist_group("entry:base"))
