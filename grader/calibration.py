@@ -93,9 +93,7 @@ def critical_flags(
     # is as fatal as one whose own code does (its `as_written` checks say so).
     checks = [c for t in result.code_tasks.values() for c in (*t.checks, *t.as_written)]
     # A causality check that errors says the code does not run, not that it leaks.
-    future = [
-        c for c in checks if c.status == "fail" and c.name.split(".", 1)[-1] in config.future_checks
-    ]
+    future = [c for c in checks if c.status == "fail" and _about_the_future(c, config)]
     flags += _by_owner(future, "reads_future", "reads the future")
     training = result.code_tasks.get(TRAINING_TASK)
     runs = (*training.checks, *training.as_written) if training else ()
@@ -103,25 +101,15 @@ def critical_flags(
     flags += _by_owner(crashes, "loop_crash", "crashes in training")
     if training is not None and training_status(result) == "fail":
         worst = key_failure(training.checks, config)
+        detail = first_sentence(worst.message) if worst else ""
         flags.append(
-            Flag(
-                "does_not_train",
-                "training fails",
-                first_sentence(worst.message) if worst else "",
-                worst.name if worst else None,
-            )
+            Flag("does_not_train", "training fails", detail, worst.name if worst else None)
         )
     elif training is not None:
-        # Its own code trains; as written, through a broken part, it does not (a leak is
+        # Its own code trains; as written, through a broken part, it may not (a leak is
         # already flagged above).
-        written = [
-            c
-            for c in training.as_written
-            if failing(c)
-            and not c.inherited
-            and c.name.split(".", 1)[-1] not in config.future_checks
-        ]
-        worst = key_failure(tuple(written), config)
+        written = tuple(c for c in training.as_written if not _about_the_future(c, config))
+        worst = key_failure(written, config)
         if worst:
             flags.append(
                 Flag(
@@ -135,6 +123,11 @@ def critical_flags(
     if missing:
         flags.append(Flag("task_missing", "task missing", "not attempted: " + "; ".join(missing)))
     return tuple(flags)
+
+
+def _about_the_future(check: CheckResult, config: CalibrationConfig) -> bool:
+    """Its failure means the model reads future tokens (`CalibrationConfig.future_checks`)."""
+    return check.name.split(".", 1)[-1] in config.future_checks
 
 
 def _by_owner(checks: list[CheckResult], flag: str, label: str) -> list[Flag]:
@@ -161,7 +154,7 @@ def key_failure(
     return min(
         own,
         key=lambda c: (
-            c.name.split(".", 1)[-1] not in config.future_checks,
+            not _about_the_future(c, config),
             c.criterion != "completion",
             c.status != "error",
             checks.index(c),
